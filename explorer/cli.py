@@ -1,0 +1,214 @@
+"""Command line: ``python -m explorer scf|evaluate|weights ...``.
+
+Every problem with the input ends the program with status 2 and one line on stderr naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from explorer.errors import ExplorerError, InputError
+
+FUNCTIONALS_HELP = "DM21, DM21m, DM21mc, DM21mu, or a PySCF/libxc name (B3LYP, PBE, PBE0, SCAN, HF)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message):
+        raise InputError(message)
+
+
+def _add_molecule_flags(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--atoms", help='atoms in Angstrom, e.g. "O 0 0 0; H 0 0.76 0.59"')
+    source.add_argument("--xyz", help="XYZ file (Angstrom)")
+    source.add_argument("--smiles", help="SMILES string (3D structure by RDKit)")
+    source.add_argument("--name", help="a molecule of the built-in library, e.g. water, O2, H2+")
+    p.add_argument("--basis", default="cc-pvdz", help="basis set (default cc-pvdz)")
+    p.add_argument("--charge", type=int, default=None, help="total charge (default: 0, or from SMILES)")
+    p.add_argument(
+        "--spin", type=int, default=None, help="2S, the number of unpaired electrons (default: lowest)"
+    )
+
+
+def _add_grid_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grid-level", type=int, default=3, help="PySCF grid level 0-9 (default 3)")
+    p.add_argument(
+        "--grid-spec",
+        default="dm21",
+        choices=("dm21", "pyscf"),
+        help="dm21: the grid DM21's published numbers use (default); pyscf: PySCF 2.14's default",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m explorer", description="DM21 Explorer command line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("scf", help="self-consistent energy of a molecule")
+    _add_molecule_flags(p)
+    p.add_argument("--functional", default="DM21", help=FUNCTIONALS_HELP)
+    p.add_argument("--kind", choices=("RKS", "UKS", "ROKS"), help="default: RKS if 2S=0, else UKS")
+    p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
+    _add_grid_flags(p)
+    p.add_argument("--no-cache", action="store_true", help="always compute (no results store yet)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("evaluate", help="E_xc and potential matrix on a given density and grid")
+    _add_molecule_flags(p)
+    p.add_argument("--functional", default="DM21", help=FUNCTIONALS_HELP)
+    p.add_argument("--dm", required=True, help=".npy density matrix: (nao, nao) total or (2, nao, nao)")
+    p.add_argument("--grid", required=True, help=".npz with 'coords' (N, 3) bohr and 'weights' (N,)")
+    p.add_argument("--vxc-out", help="write dE_xc/dD (same shape as the density matrix) to this .npy")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("weights", help="find, verify or download the DM21 checkpoints")
+    wsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    d = wsub.add_parser("download", help="fetch the checkpoints into the cache, verifying checksums")
+    d.add_argument("--dest", help="target folder (default: the user cache)")
+    d.add_argument("--url", help="base URL (default: the official repository at the pinned commit)")
+    wsub.add_parser("status", help="where each checkpoint is and whether it verifies")
+    return parser
+
+
+def _molecule(args):
+    from explorer import molecules
+
+    if args.name:
+        mol = molecules.from_library(args.name, basis=args.basis)
+        if args.charge is not None or args.spin is not None:
+            charge = mol.charge if args.charge is None else args.charge
+            mol = molecules.parse_atoms(mol.atom_string(), charge, args.spin, args.basis, mol.name)
+        return mol
+    if args.smiles:
+        return molecules.from_smiles(args.smiles, args.charge, args.spin, basis=args.basis)
+    charge = args.charge or 0
+    if args.xyz:
+        try:
+            with open(args.xyz, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as err:
+            raise InputError(f"cannot read XYZ file {args.xyz!r}: {err.strerror}") from None
+        return molecules.parse_xyz(text, charge, args.spin, args.basis, os.path.basename(args.xyz))
+    return molecules.parse_atoms(args.atoms, charge, args.spin, args.basis)
+
+
+def _grid_spec(args):
+    from explorer.grids import GridSpec
+
+    return GridSpec(level=args.grid_level, spec=args.grid_spec)
+
+
+def _cmd_scf(args) -> dict:
+    from explorer.scf import check_functional, run_scf
+
+    molecule = _molecule(args)
+    functional = check_functional(args.functional)
+    molecule.to_pyscf()  # reports a bad basis before any network is loaded
+    warm = None if args.warm_start.lower() == "none" else args.warm_start
+    result = run_scf(molecule, functional, kind=args.kind, grid=_grid_spec(args), warm_start=warm)
+    out = result.to_dict()
+    out["cached"] = False
+    out["molecule"] = molecule.name or molecule.formula()
+    return out
+
+
+def _load_array(path: str, what: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {what} file {path!r}: {err}") from None
+
+
+def _cmd_evaluate(args) -> dict:
+    from explorer.grids import grid_from_arrays
+    from explorer.scf import check_functional, evaluate_xc
+
+    molecule = _molecule(args)
+    functional = check_functional(args.functional)
+    mol = molecule.to_pyscf()
+    dm = _load_array(args.dm, "density matrix")
+    grid = _load_array(args.grid, "grid")
+    if not hasattr(grid, "files") or not {"coords", "weights"} <= set(grid.files):
+        raise InputError(f"grid file {args.grid!r} must be an .npz with arrays 'coords' and 'weights'")
+    grids = grid_from_arrays(mol, grid["coords"], grid["weights"])
+    t0 = time.perf_counter()
+    e_xc, vxc = evaluate_xc(molecule, functional, dm, grids)
+    seconds = time.perf_counter() - t0
+    if args.vxc_out:
+        np.save(args.vxc_out, vxc)
+    return {
+        "functional": functional,
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+        "e_xc": e_xc,
+        "n_grid_points": int(grids.weights.size),
+        "vxc_shape": list(vxc.shape),
+        "vxc_out": args.vxc_out,
+        "seconds": seconds,
+    }
+
+
+def _cmd_weights(args) -> dict:
+    from pathlib import Path
+
+    from explorer import weights
+
+    if args.action == "download":
+        root = weights.download(
+            Path(args.dest) if args.dest else None, args.url, progress=lambda m: print(m, file=sys.stderr)
+        )
+        return {"downloaded_to": str(root), "status": weights.status()}
+    return {"status": weights.status()}
+
+
+def _print_human(command: str, out: dict) -> None:
+    if command == "scf":
+        print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
+        print(f"  energy      {out['energy']:.8f} Ha  ({'converged' if out['converged'] else 'NOT converged'}, "
+              f"{out['cycles']} cycles, {out['scf_seconds']:.1f} s)")
+        print(f"  E_xc        {out['e_xc']:.8f} Ha")
+        for key in ("homo", "lumo", "gap"):
+            if out[key] is not None:
+                print(f"  {key.upper():<11} {out[key]:.6f} Ha")
+        print(f"  <S^2>       {out['s2']:.4f}")
+        print("  dipole      " + " ".join(f"{x:.4f}" for x in out["dipole"]) + " D")
+        if out["functional"] == "B3LYP":
+            print("  (B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
+    elif command == "evaluate":
+        print(f"E_xc = {out['e_xc']:.10f} Ha on {out['n_grid_points']} points")
+        if out["vxc_out"]:
+            print(f"potential matrix written to {out['vxc_out']}")
+    else:
+        for row in out["status"]:
+            state = "ok" if row["ok"] else f"PROBLEM: {row['error']}"
+            print(f"{row['name']:<7} {row['path'] or '-'}  {state}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    commands = {"scf": _cmd_scf, "evaluate": _cmd_evaluate, "weights": _cmd_weights}
+    try:
+        args = build_parser().parse_args(argv)
+        out = commands[args.command](args)
+    except ExplorerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    if getattr(args, "json", False):
+        print(json.dumps(out))
+    else:
+        _print_human(args.command, out)
+    if args.command == "weights":
+        return 0 if all(row["ok"] for row in out["status"]) else 1
+    return 0

@@ -1,0 +1,177 @@
+"""PySCF integration of DM21: a NumInt that returns E_xc and its potential matrix, and a KS factory.
+
+PySCF 2.14 evaluates meta-GGAs through ``eval_xc_eff`` inside its own ``nr_rks``/``nr_uks``, which
+have no room for DM21's extra inputs (local HF exchange). So DM21NumInt replaces ``nr_rks`` and
+``nr_uks`` whole: per block of grid points it builds the features, runs the network, and adds
+w * dE/dfeature * dfeature/dD to the potential matrix, the local-HF term included.
+
+For a spin density matrix D^s, with weighted derivatives v_x = w dexc/dx at each point:
+
+    V^s = M + M^T + 1/2 sum_k grad_k chi^T v_tau grad_k chi,   M_ab = sum_r chi_a(r) u_b(r),
+    u_b = 1/2 v_rho chi_b + g . grad chi_b - 1/2 sum_omega v_hfx(omega) F_b(omega),
+    g   = 2 v_|grad rho_s|^2 grad rho_s + 2 v_|grad rho|^2 grad rho.
+
+For restricted runs (D^a = D^b = D/2) the potential with respect to the total D is the average
+of the two spin potentials.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyscf import dft, lib
+from pyscf.dft import numint
+
+from explorer import features, network
+from explorer.errors import ConvergenceError
+from explorer.grids import GridSpec, build_grids
+
+#: Grid points per block: a multiple of PySCF's screening block so blocks are the same at every
+#: call (the exchange-integral cache is keyed by block).
+POINTS_PER_BLOCK = numint.BLKSIZE * 16
+#: Default memory for keeping exchange integrals between SCF iterations, in MB.
+DEFAULT_INTEGRAL_CACHE_MB = 2000
+
+
+class DM21NumInt(numint.NumInt):
+    """Numerical integrator for one DM21 functional (DM21, DM21m, DM21mc or DM21mu).
+
+    The functional includes its own exact-exchange-like terms, so PySCF must add none: it reports
+    itself as a pure meta-GGA with no hybrid or range-separated exchange.
+    """
+
+    def __init__(self, functional: str = "DM21", integral_cache_mb: float = DEFAULT_INTEGRAL_CACHE_MB):
+        super().__init__()
+        self.functional = network.canonical_name(functional)
+        self.network = network.load_network(self.functional)
+        self.integral_cache = features.ExchangeIntegralCache(int(integral_cache_mb * 1e6))
+
+    def _xc_type(self, *args, **kwargs):
+        return "MGGA"
+
+    def hybrid_coeff(self, *args, **kwargs):
+        return 0.0
+
+    def rsh_coeff(self, *args, **kwargs):
+        return 0.0, 0.0, 0.0
+
+    def rsh_and_hybrid_coeff(self, *args, **kwargs):
+        return 0.0, 0.0, 0.0
+
+    def eval_xc_eff(self, *args, **kwargs):
+        raise NotImplementedError(
+            "DM21 provides ground-state energies and potentials only (no response kernels)"
+        )
+
+    def nr_rks(self, mol, grids, xc_code, dms, relativity=0, hermi=1, max_memory=2000, verbose=None):
+        """Returns (electrons, E_xc in Hartree, V_xc = dE_xc/dD (nao, nao)) for a total density D."""
+        dm = np.asarray(dms)
+        if dm.ndim != 2:
+            raise NotImplementedError("DM21NumInt evaluates one density matrix at a time")
+        half = dm / 2
+        nelec, exc, vmat = self.integrate(mol, grids, half, half, restricted=True)
+        return nelec.sum(), exc, vmat
+
+    def nr_uks(self, mol, grids, xc_code, dms, relativity=0, hermi=1, max_memory=2000, verbose=None):
+        """Returns ([N_a, N_b], E_xc in Hartree, [dE_xc/dD_a, dE_xc/dD_b]) for spin densities."""
+        dm = np.asarray(dms)
+        if dm.ndim == 2:
+            dm = np.array((dm / 2, dm / 2))
+        if dm.ndim != 3 or dm.shape[0] != 2:
+            raise NotImplementedError("DM21NumInt evaluates one pair of spin density matrices at a time")
+        return self.integrate(mol, grids, dm[0], dm[1], restricted=False)
+
+    def integrate(self, mol, grids, dm_a, dm_b, restricted: bool, energy_density_out=None):
+        """Integrates DM21 on ``grids`` for spin density matrices ``dm_a``, ``dm_b``.
+
+        Returns the electron count of each spin (2,), E_xc (Hartree) and the potential: one
+        (nao, nao) matrix dE_xc/dD for ``restricted`` (dm_a = dm_b = D/2), else (2, nao, nao).
+        If ``energy_density_out`` (an array of the grid's size) is given, it receives the XC
+        energy density at each point, Hartree/bohr^3.
+        """
+        if mol.cart:
+            raise NotImplementedError("DM21's local exchange needs spherical basis functions")
+        nao = mol.nao_nr()
+        nelec = np.zeros(2)
+        exc_total = 0.0
+        v_half = np.zeros((2, nao, nao))
+        v_tau = np.zeros((2, nao, nao))
+        spins = (0,) if restricted else (0, 1)
+        start = 0
+        for block, (ao, mask, weight, coords) in enumerate(
+            self.block_loop(mol, grids, nao, deriv=1, blksize=POINTS_PER_BLOCK)
+        ):
+            rho = [features.spin_densities(mol, ao, dm_a, mask)]
+            rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
+            nus = self.integral_cache.get(mol, grids, block, coords)
+            exx, fxx = [[], []], [[], []]
+            for nu in nus:
+                for s, dm in zip(spins, (dm_a, dm_b), strict=False):
+                    e, f = features.local_exchange(nu, ao[0], dm)
+                    exx[s].append(e)
+                    fxx[s].append(f)
+            if restricted:
+                exx[1], fxx[1] = exx[0], fxx[0]
+            exx = [np.stack(e, axis=1) for e in exx]
+            inputs = features.network_features(rho[0], rho[1], exx[0], exx[1])
+            out = self.network.evaluate(inputs)
+            exc, grads = _finite_on_weighted_points(out, weight)
+
+            nelec += [weight @ rho[0][0], weight @ rho[1][0]]
+            exc_total += weight @ exc
+            if energy_density_out is not None:
+                energy_density_out[start : start + len(weight)] = exc
+            start += len(weight)
+
+            grad_total = rho[0][1:4] + rho[1][1:4]
+            per_spin = []
+            for s, tag in enumerate("ab"):
+                g = 2 * grads[f"norm_grad_rho_{tag}"] * rho[s][1:4] + 2 * grads["norm_grad_rho"] * grad_total
+                per_spin.append((grads[f"rho_{tag}"], g, grads[f"tau_{tag}"], grads[f"hfx{tag}"]))
+            if restricted:
+                per_spin = [tuple((x + y) / 2 for x, y in zip(*per_spin, strict=True))]
+            for s, (v_rho, g, v_tau_pt, v_hfx) in enumerate(per_spin):
+                u = ao[0] * (0.5 * weight * v_rho)[:, None]
+                u += np.einsum("xgb,xg->gb", ao[1:4], g * weight)
+                for k, f in enumerate(fxx[s]):
+                    u -= f * (0.5 * weight * v_hfx[:, k])[:, None]
+                v_half[s] += lib.dot(ao[0].T, u)
+                wt = 0.5 * weight * v_tau_pt
+                for k in range(1, 4):
+                    v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
+        vmat = v_half + v_half.transpose(0, 2, 1) + v_tau
+        return nelec, exc_total, (vmat[0] if restricted else vmat)
+
+
+def _finite_on_weighted_points(out: network.NetworkOutput, weight: np.ndarray):
+    """The network's values and gradients with zero-weight points zeroed; raises if any weighted
+    point is not finite (a wrong number must never pass as a result)."""
+    used = weight != 0
+    exc = np.where(used, out.exc, 0.0)
+    if not np.isfinite(exc).all():
+        bad = int((~np.isfinite(exc)).sum())
+        raise ConvergenceError(f"the DM21 network returned non-finite values at {bad} grid points")
+    grads = {}
+    for name, g in out.grads.items():
+        mask = used if g.ndim == 1 else used[:, None]
+        g = np.where(mask, g, 0.0)
+        if not np.isfinite(g).all():
+            raise ConvergenceError(f"the DM21 network returned non-finite derivatives ({name})")
+        grads[name] = g
+    return exc, grads
+
+
+def dm21_ks(mol, functional: str = "DM21", kind: str | None = None, grids=None, grid_spec=None):
+    """A PySCF Kohn-Sham object that runs ``functional`` (DM21, DM21m, DM21mc, DM21mu).
+
+    ``kind`` is "RKS", "UKS" or "ROKS"; by default RKS for closed shells and UKS otherwise.
+    ``grids`` (a built PySCF grid) is used as given; otherwise the grid of ``grid_spec``
+    (default: the DM21 reference grid) is built.
+    """
+    kind = (kind or ("RKS" if mol.spin == 0 else "UKS")).upper()
+    factories = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
+    if kind not in factories:
+        raise ValueError(f"unknown Kohn-Sham kind {kind!r}: use RKS, UKS or ROKS")
+    mf = factories[kind](mol)
+    mf._numint = DM21NumInt(functional)
+    mf.grids = grids if grids is not None else build_grids(mol, grid_spec or GridSpec())
+    return mf

@@ -1,0 +1,268 @@
+"""The SCF driver: one call for DM21 and classical functionals on identical settings.
+
+``run_scf`` builds the molecule and the grid, warm-starts DM21 from a classical functional (B3LYP
+by default) on the same grid, converges with DIIS and, only if that fails, a ladder of stronger
+measures, and returns a plain ``Result``. Energies in Hartree, dipoles in Debye, times in seconds.
+
+Note: since PySCF 2.3, "B3LYP" is the VWN-RPA flavour (VWN3, as in Gaussian), not VWN5.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from pyscf import dft
+
+from explorer import network
+from explorer.errors import ConvergenceError, InputError
+from explorer.grids import GridSpec, build_grids
+from explorer.molecules import Molecule
+from explorer.numint import dm21_ks
+
+#: Settings tried in turn until the SCF converges: the first is plain DIIS, and costs nothing on
+#: easy cases; each later step continues from where the previous one stopped.
+CONVERGENCE_LADDER = (
+    {"label": "DIIS", "level_shift": 0.0, "damp": 0.0, "max_cycle": 60},
+    {"label": "DIIS + level shift 0.25", "level_shift": 0.25, "damp": 0.0, "max_cycle": 80},
+    {"label": "level shift 0.5 + damping 0.5", "level_shift": 0.5, "damp": 0.5, "max_cycle": 150},
+)
+
+
+@dataclass
+class Result:
+    """Plain-data result of one SCF calculation (Hartree, Debye, seconds)."""
+
+    functional: str
+    basis: str
+    charge: int
+    spin: int
+    kind: str
+    grid: dict
+    energy: float
+    e1: float
+    coulomb: float
+    e_xc: float
+    nuclear: float
+    converged: bool
+    cycles: int
+    convergence_steps: list[str]
+    mo_energy: list
+    mo_occ: list
+    homo: float | None
+    lumo: float | None
+    s2: float
+    dipole: list[float]
+    n_grid_points: int
+    n_basis: int
+    scf_seconds: float
+    warm_start: str | None
+    history: list[dict] = field(default_factory=list)
+    dm: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def gap(self) -> float | None:
+        """LUMO - HOMO in Hartree, or None where either does not exist."""
+        return None if self.homo is None or self.lumo is None else self.lumo - self.homo
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary (the density matrix left out)."""
+        d = asdict(self)
+        d.pop("dm")
+        d["gap"] = self.gap
+        return d
+
+
+def check_functional(name: str) -> str:
+    """Returns the canonical name of a DM21 functional or a name PySCF/libxc accepts, else raises
+    InputError naming the functional."""
+    if network.is_dm21(name):
+        return network.canonical_name(name)
+    try:
+        dft.libxc.parse_xc(name)
+    except (KeyError, ValueError, TypeError, AssertionError, NotImplementedError):
+        raise InputError(
+            f"unknown functional {name!r}: use DM21, DM21m, DM21mc, DM21mu or a PySCF/libxc name"
+        ) from None
+    return name.upper()
+
+
+def make_ks(mol, functional: str, kind: str, grids):
+    """A PySCF KS object for ``functional`` (DM21 family or classical) on the given grid."""
+    if network.is_dm21(functional):
+        return dm21_ks(mol, functional, kind=kind, grids=grids)
+    factories = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
+    mf = factories[kind](mol)
+    mf.xc = functional
+    mf.grids = grids
+    return mf
+
+
+def default_kind(spin: int) -> str:
+    """RKS for closed shells, UKS otherwise."""
+    return "RKS" if spin == 0 else "UKS"
+
+
+def run_scf(
+    molecule: Molecule,
+    functional: str = "DM21",
+    *,
+    kind: str | None = None,
+    grid: GridSpec | None = None,
+    grids=None,
+    warm_start: str | None = "B3LYP",
+    dm0: np.ndarray | None = None,
+    conv_tol: float = 1e-9,
+    callback: Callable[[dict], None] | None = None,
+) -> Result:
+    """Runs a self-consistent calculation of ``molecule`` with ``functional``.
+
+    ``kind`` is RKS, UKS or ROKS (default: RKS for 2S = 0, else UKS). ``grid`` is the grid spec
+    (default: the DM21 reference grid, level 3); ``grids`` a prebuilt PySCF grid to reuse (scans,
+    comparisons). DM21 runs start from ``dm0`` if given, else from a converged ``warm_start``
+    calculation on the same grid (None: from PySCF's minao guess). ``callback`` receives a dict
+    {"stage", "cycle", "energy", "delta_e", "gradient"} after every SCF iteration.
+    """
+    functional = check_functional(functional)
+    kind = (kind or default_kind(molecule.spin)).upper()
+    if kind not in ("RKS", "UKS", "ROKS"):
+        raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
+    if kind == "RKS" and molecule.spin != 0:
+        raise InputError(f"restricted closed-shell (RKS) needs spin 2S=0, got {molecule.spin}")
+    grid = grid or GridSpec()
+    mol = molecule.to_pyscf()
+    t_start = time.perf_counter()
+    if grids is None:
+        grids = build_grids(mol, grid)
+    history: list[dict] = []
+
+    warm_label = None
+    if network.is_dm21(functional) and dm0 is None and warm_start:
+        warm_label = check_functional(warm_start)
+        warm = make_ks(mol, warm_label, kind, grids)
+        _converge(warm, None, conv_tol, _recorder(history, f"warm start ({warm_label})", callback))
+        dm0 = warm.make_rdm1()
+
+    mf = make_ks(mol, functional, kind, grids)
+    steps = _converge(mf, dm0, conv_tol, _recorder(history, functional, callback))
+    elapsed = time.perf_counter() - t_start
+    return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
+
+
+def _recorder(history: list, stage: str, callback):
+    def record(envs):
+        energy = float(envs["e_tot"])
+        last = envs.get("last_hf_e")
+        entry = {
+            "stage": stage,
+            "cycle": len([h for h in history if h["stage"] == stage]) + 1,
+            "energy": energy,
+            "delta_e": None if last is None else energy - float(last),
+            "gradient": None if envs.get("norm_gorb") is None else float(envs["norm_gorb"]),
+        }
+        history.append(entry)
+        if callback is not None:
+            callback(entry)
+
+    return record
+
+
+def _converge(mf, dm0, conv_tol: float, callback) -> list[str]:
+    """Runs the convergence ladder on ``mf``; returns the labels of the steps used."""
+    mf.conv_tol = conv_tol
+    mf.callback = callback
+    steps = []
+    for step in CONVERGENCE_LADDER:
+        mf.level_shift = step["level_shift"]
+        mf.damp = step["damp"]
+        mf.max_cycle = step["max_cycle"]
+        steps.append(step["label"])
+        mf.kernel(dm0=dm0)
+        if not np.isfinite(mf.e_tot):
+            raise ConvergenceError(f"the SCF ({step['label']}) produced a non-finite energy")
+        if mf.converged:
+            break
+        dm0 = mf.make_rdm1()
+    if mf.converged and mf.level_shift:
+        # A level shift changes the orbital energies it reports: one plain step undoes that.
+        mf.level_shift, mf.damp, mf.max_cycle = 0.0, 0.0, 10
+        mf.kernel(dm0=mf.make_rdm1())
+    return steps
+
+
+def _frontier(mo_energy, mo_occ):
+    occupied = np.concatenate([np.ravel(e)[np.ravel(o) > 0] for e, o in zip(mo_energy, mo_occ, strict=True)])
+    virtual = np.concatenate([np.ravel(e)[np.ravel(o) == 0] for e, o in zip(mo_energy, mo_occ, strict=True)])
+    homo = float(occupied.max()) if occupied.size else None
+    lumo = float(virtual.min()) if virtual.size else None
+    return homo, lumo
+
+
+def _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label) -> Result:
+    mo_energy = np.asarray(mf.mo_energy)
+    mo_occ = np.asarray(mf.mo_occ)
+    if kind == "UKS":
+        per_spin_e, per_spin_o = list(mo_energy), list(mo_occ)
+        s2 = float(mf.spin_square()[0])
+    else:
+        per_spin_e, per_spin_o = [mo_energy], [mo_occ]
+        s = molecule.spin / 2
+        s2 = s * (s + 1)
+    homo, lumo = _frontier(per_spin_e, per_spin_o)
+    summary = mf.scf_summary
+    dipole = mf.dip_moment(unit="Debye", verbose=0)
+    return Result(
+        functional=functional,
+        basis=molecule.basis,
+        charge=molecule.charge,
+        spin=molecule.spin,
+        kind=kind,
+        grid=grid.as_dict(),
+        energy=float(mf.e_tot),
+        e1=float(summary["e1"]),
+        coulomb=float(summary["coul"]),
+        e_xc=float(summary["exc"]),
+        nuclear=float(summary["nuc"]),
+        converged=bool(mf.converged),
+        cycles=int(sum(1 for h in history if h["stage"] == functional)),
+        convergence_steps=steps,
+        mo_energy=mo_energy.tolist(),
+        mo_occ=mo_occ.tolist(),
+        homo=homo,
+        lumo=lumo,
+        s2=s2,
+        dipole=[float(x) for x in dipole],
+        n_grid_points=int(mf.grids.weights.size),
+        n_basis=int(mf.mol.nao_nr()),
+        scf_seconds=elapsed,
+        warm_start=warm_label,
+        history=history,
+        dm=np.asarray(mf.make_rdm1()),
+    )
+
+
+def evaluate_xc(molecule: Molecule, functional: str, dm: np.ndarray, grids) -> tuple[float, np.ndarray]:
+    """E_xc (Hartree) and its potential matrix dE_xc/dD for a given density matrix, no SCF.
+
+    ``dm`` is the total (nao, nao) density matrix (restricted) or (2, nao, nao) spin density
+    matrices (unrestricted); the potential has the same shape. For hybrids the exact-exchange part
+    is included in both, as in PySCF's ``scf_summary['exc']``.
+    """
+    functional = check_functional(functional)
+    mol = molecule.to_pyscf()
+    dm = np.asarray(dm, dtype=float)
+    nao = mol.nao_nr()
+    if dm.shape not in ((nao, nao), (2, nao, nao)):
+        raise InputError(
+            f"density matrix has shape {dm.shape}; this molecule and basis need ({nao}, {nao}) "
+            f"or (2, {nao}, {nao})"
+        )
+    kind = "RKS" if dm.ndim == 2 else "UKS"
+    mf = make_ks(mol, functional, kind, grids)
+    veff = mf.get_veff(mol, dm)
+    vj = mf.get_j(mol, dm)
+    if kind == "UKS":
+        vj = vj[0] + vj[1]
+    return float(veff.exc), np.asarray(veff) - vj
