@@ -173,8 +173,10 @@ def _cmd_weights(args) -> dict:
 def _print_human(command: str, out: dict) -> None:
     if command == "scf":
         print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
-        print(f"  energy      {out['energy']:.8f} Ha  ({'converged' if out['converged'] else 'NOT converged'}, "
-              f"{out['cycles']} cycles, {out['scf_seconds']:.1f} s)")
+        print(
+            f"  energy      {out['energy']:.8f} Ha  ({'converged' if out['converged'] else 'NOT converged'}, "
+            f"{out['cycles']} cycles, {out['scf_seconds']:.1f} s)"
+        )
         print(f"  E_xc        {out['e_xc']:.8f} Ha")
         for key in ("homo", "lumo", "gap"):
             if out[key] is not None:

@@ -104,6 +104,4 @@ class ExchangeIntegralCache:
 
     def _owned_by(self, owner) -> bool:
         # Identity, not equality: a new molecule or grid object starts a new cache.
-        return self._owner is not None and all(
-            a is b for a, b in zip(owner, self._owner, strict=True)
-        )
+        return self._owner is not None and all(a is b for a, b in zip(owner, self._owner, strict=True))

@@ -124,15 +124,14 @@ def validate(molecule: Molecule) -> Molecule:
         d = np.linalg.norm(coords[i + 1 :] - coords[i], axis=1)
         if d.size and d.min() < MIN_DISTANCE:
             j = i + 1 + int(d.argmin())
-            raise InputError(
-                f"atoms {i + 1} and {j + 1} are too close ({d.min():.3f} A < {MIN_DISTANCE} A)"
-            )
+            raise InputError(f"atoms {i + 1} and {j + 1} are too close ({d.min():.3f} A < {MIN_DISTANCE} A)")
     _check_spin(molecule.n_electrons, molecule.spin)
     return molecule
 
 
-def parse_atoms(text: str, charge: int = 0, spin: int | None = None, basis: str = "cc-pvdz",
-                name: str = "") -> Molecule:
+def parse_atoms(
+    text: str, charge: int = 0, spin: int | None = None, basis: str = "cc-pvdz", name: str = ""
+) -> Molecule:
     """Parses "O 0 0 0; H 0 0.76 0.59" (atoms separated by ';' or new lines, Angstrom).
 
     ``spin`` None means the lowest spin consistent with the electron count (0 or 1).
@@ -153,8 +152,9 @@ def parse_atoms(text: str, charge: int = 0, spin: int | None = None, basis: str 
     return _finish(atoms, charge, spin, basis, name)
 
 
-def parse_xyz(text: str, charge: int = 0, spin: int | None = None, basis: str = "cc-pvdz",
-              name: str = "") -> Molecule:
+def parse_xyz(
+    text: str, charge: int = 0, spin: int | None = None, basis: str = "cc-pvdz", name: str = ""
+) -> Molecule:
     """Parses an XYZ file: atom count, comment line, then 'Element x y z' lines in Angstrom.
 
     A bare list of atom lines (no count and comment) is accepted too.
@@ -169,8 +169,9 @@ def parse_xyz(text: str, charge: int = 0, spin: int | None = None, basis: str = 
     return parse_atoms("\n".join(lines), charge, spin, basis, name)
 
 
-def from_smiles(smiles: str, charge: int | None = None, spin: int | None = None,
-                basis: str = "cc-pvdz", seed: int = 42) -> Molecule:
+def from_smiles(
+    smiles: str, charge: int | None = None, spin: int | None = None, basis: str = "cc-pvdz", seed: int = 42
+) -> Molecule:
     """3D structure from SMILES with RDKit: explicit hydrogens, ETKDG embedding (seeded), MMFF
     optimisation with UFF as fallback. Charge and 2S default to the formal charges and the
     radical electrons of the SMILES."""
@@ -194,8 +195,7 @@ def from_smiles(smiles: str, charge: int | None = None, spin: int | None = None,
         AllChem.UFFOptimizeMolecule(mol, maxIters=2000)
     conf = mol.GetConformer()
     atoms = [
-        (a.GetSymbol(), tuple(float(v) for v in conf.GetAtomPosition(a.GetIdx())))
-        for a in mol.GetAtoms()
+        (a.GetSymbol(), tuple(float(v) for v in conf.GetAtomPosition(a.GetIdx()))) for a in mol.GetAtoms()
     ]
     if charge is None:
         charge = Chem.GetFormalCharge(mol)
@@ -240,9 +240,7 @@ def _pyramidal(center: str, ligand: str, r: float, angle: float):
     atoms = [(center, (0.0, 0.0, 0.0))]
     for k in range(3):
         phi = 2 * math.pi * k / 3
-        atoms.append(
-            (ligand, (r * sin_alpha * math.cos(phi), r * sin_alpha * math.sin(phi), -r * cos_alpha))
-        )
+        atoms.append((ligand, (r * sin_alpha * math.cos(phi), r * sin_alpha * math.sin(phi), -r * cos_alpha)))
     return tuple(atoms)
 
 

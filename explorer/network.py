@@ -86,9 +86,7 @@ class Network:
                 # Each output depends only on its own point's inputs, so the gradient of the sum
                 # is the per-point derivative.
                 total = tf.reduce_sum(exc)
-            grads = tape.gradient(
-                total, list(features), unconnected_gradients=tf.UnconnectedGradients.ZERO
-            )
+            grads = tape.gradient(total, list(features), unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return exc, grads
 
         self._value_and_gradients = value_and_gradients

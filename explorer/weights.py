@@ -66,9 +66,7 @@ def _fix_hint() -> str:
 def _check_name(name: object) -> str:
     """Return ``name`` if it is one of CHECKPOINT_NAMES, else raise WeightsError."""
     if not isinstance(name, str) or name not in CHECKPOINT_NAMES:
-        raise WeightsError(
-            f"unknown DM21 checkpoint {name!r}; valid names: {', '.join(CHECKPOINT_NAMES)}"
-        )
+        raise WeightsError(f"unknown DM21 checkpoint {name!r}; valid names: {', '.join(CHECKPOINT_NAMES)}")
     return name
 
 
@@ -96,11 +94,7 @@ def expected_sums() -> dict[str, str]:
 def _checkpoint_files(name: str) -> dict[str, str]:
     """Return {path inside the checkpoint folder: sha256} for the checkpoint ``name``."""
     prefix = f"checkpoints/{name}/"
-    return {
-        rel[len(prefix) :]: digest
-        for rel, digest in expected_sums().items()
-        if rel.startswith(prefix)
-    }
+    return {rel[len(prefix) :]: digest for rel, digest in expected_sums().items() if rel.startswith(prefix)}
 
 
 def cache_dir() -> Path:
@@ -352,9 +346,7 @@ def download(
             except OSError as exc:
                 if old is not None and not target.exists():
                     old.rename(target)
-                raise WeightsError(
-                    f"cannot install checkpoint {name} into {target}: {exc}"
-                ) from exc
+                raise WeightsError(f"cannot install checkpoint {name} into {target}: {exc}") from exc
             say(f"{name}: installed in {target}")
     except BaseException:
         _remove_tree(staging)

@@ -1,0 +1,116 @@
+"""The command line, as a user runs it: a subprocess, JSON on stdout, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_scf_json():
+    out = run_cli(
+        "scf", "--atoms", WATER, "--basis", "sto-3g", "--functional", "DM21", "--grid-level", "1", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in (
+        "energy",
+        "converged",
+        "cycles",
+        "e_xc",
+        "scf_seconds",
+        "functional",
+        "basis",
+        "charge",
+        "spin",
+        "cached",
+    ):
+        assert key in data
+    assert data["converged"] and data["cached"] is False and data["functional"] == "DM21"
+    assert -75.4 < data["energy"] < -75.2
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--atoms", "Zz 0 0 0"], "element"),
+        (["--atoms", "H 0 0 0", "--spin", "2"], "spin"),
+        (["--atoms", "H 0 0 0; H 0 0 0.05"], "close"),
+        (["--atoms", WATER, "--basis", "not-a-basis"], "basis"),
+        (["--atoms", WATER, "--functional", "DM22"], "functional"),
+        (["--smiles", "C(("], "SMILES"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, word):
+    out = run_cli("scf", *args, "--json")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and word in lines[0] and "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_evaluate_matches_in_process_engine(tmp_path):
+    from explorer.grids import GridSpec, build_grids
+    from explorer.molecules import parse_atoms
+    from explorer.scf import evaluate_xc
+
+    water = parse_atoms(WATER, basis="sto-3g")
+    mol = water.to_pyscf()
+    grids = build_grids(mol, GridSpec(level=2))
+    rng = np.random.default_rng(3)
+    from pyscf import scf
+
+    dm = scf.RHF(mol).run().make_rdm1()
+    dm_u = np.array([dm * 0.55, dm * 0.45]) + 1e-3 * rng.normal(size=(2, 7, 7))
+    dm_u = (dm_u + dm_u.transpose(0, 2, 1)) / 2
+    np.savez(tmp_path / "grid.npz", coords=grids.coords, weights=grids.weights)
+    for name, d in (("r", dm), ("u", dm_u)):
+        np.save(tmp_path / f"dm_{name}.npy", d)
+        out = run_cli(
+            "evaluate",
+            "--atoms",
+            WATER,
+            "--basis",
+            "sto-3g",
+            "--functional",
+            "DM21",
+            "--dm",
+            str(tmp_path / f"dm_{name}.npy"),
+            "--grid",
+            str(tmp_path / "grid.npz"),
+            "--vxc-out",
+            str(tmp_path / f"v_{name}.npy"),
+            "--json",
+        )
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        e_ref, v_ref = evaluate_xc(water, "DM21", d, grids)
+        assert data["e_xc"] == pytest.approx(e_ref, abs=1e-10)
+        v = np.load(tmp_path / f"v_{name}.npy")
+        assert v.shape == d.shape and np.allclose(v, v_ref, atol=1e-10)
+
+
+def test_evaluate_rejects_wrong_density_shape(tmp_path):
+    np.save(tmp_path / "dm.npy", np.eye(3))
+    np.savez(tmp_path / "grid.npz", coords=np.zeros((8, 3)), weights=np.ones(8))
+    out = run_cli(
+        "evaluate",
+        "--atoms",
+        WATER,
+        "--basis",
+        "sto-3g",
+        "--dm",
+        str(tmp_path / "dm.npy"),
+        "--grid",
+        str(tmp_path / "grid.npz"),
+    )
+    assert out.returncode == 2 and "density matrix" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,77 @@
+"""DM21NumInt: the potential matrix is the derivative of E_xc (central finite differences)."""
+
+import numpy as np
+import pytest
+from pyscf import dft
+
+from explorer.grids import GridSpec, build_grids
+from explorer.numint import DM21NumInt, dm21_ks
+
+
+def _b3lyp_dm(mol, grids, kind):
+    mf = (dft.UKS if kind == "UKS" else dft.RKS)(mol)
+    mf.xc = "b3lyp"
+    mf.grids = grids
+    return mf.run().make_rdm1()
+
+
+def _fd_check(energy, dm, vmat, seed):
+    # dE/dh of E(D + h P) at h=0 must equal tr(V P). Step 2e-3 on a P of norm ~0.05: the
+    # truncation error (~1e-8) is far below the float32 noise of E_xc (~1e-7 Ha), which sets
+    # the tolerance 1e-4 + 2e-3 |tr(V P)| (measured differences: up to 1.6e-5).
+    rng = np.random.default_rng(seed)
+    p = rng.normal(size=vmat.shape)
+    p = 0.025 * (p + p.T)
+    h = 2e-3
+    fd = (energy(dm + h * p) - energy(dm - h * p)) / (2 * h)
+    analytic = np.sum(vmat * p)
+    assert abs(fd - analytic) < 1e-4 + 2e-3 * abs(analytic), (fd, analytic)
+    return analytic
+
+
+def test_rks_potential_is_energy_derivative(water_631g):
+    mol = water_631g
+    grids = build_grids(mol, GridSpec(level=1))
+    dm = _b3lyp_dm(mol, grids, "RKS")
+    ni = DM21NumInt("DM21")
+    _, _, v = ni.nr_rks(mol, grids, "", dm)
+    assert np.allclose(v, v.T)
+    for seed in range(2):
+        assert abs(_fd_check(lambda d: ni.nr_rks(mol, grids, "", d)[1], dm, v, seed)) > 1e-3
+
+
+@pytest.mark.parametrize("spin", [0, 1])
+def test_uks_potential_is_energy_derivative(carbon_triplet, spin):
+    mol = carbon_triplet
+    grids = build_grids(mol, GridSpec(level=1))
+    dm = _b3lyp_dm(mol, grids, "UKS")
+    ni = DM21NumInt("DM21")
+    _, _, v = ni.nr_uks(mol, grids, "", dm)
+
+    def energy(d_spin):
+        d = dm.copy()
+        d[spin] = d_spin
+        return ni.nr_uks(mol, grids, "", d)[1]
+
+    assert abs(_fd_check(energy, dm[spin], v[spin], seed=spin)) > 1e-3
+
+
+def test_restricted_is_unrestricted_with_equal_spins(water_631g):
+    mol = water_631g
+    grids = build_grids(mol, GridSpec(level=1))
+    dm = _b3lyp_dm(mol, grids, "RKS")
+    ni = DM21NumInt("DM21mc")
+    n_r, e_r, v_r = ni.nr_rks(mol, grids, "", dm)
+    n_u, e_u, v_u = ni.nr_uks(mol, grids, "", np.array([dm / 2, dm / 2]))
+    assert n_r == pytest.approx(10.0, abs=1e-3) and np.allclose(n_u, 5.0, atol=1e-3)
+    assert e_r == pytest.approx(e_u, abs=1e-10)
+    assert np.allclose(v_r, (v_u[0] + v_u[1]) / 2, atol=1e-10)
+
+
+def test_roks_runs(carbon_triplet):
+    mf = dm21_ks(carbon_triplet, "DM21", kind="ROKS", grid_spec=GridSpec(level=1))
+    e = mf.kernel()
+    assert mf.converged and np.isfinite(e)
+    # ROKS is a constrained UKS: its energy cannot be below the UKS minimum on the same grid.
+    uks = dm21_ks(carbon_triplet, "DM21", kind="UKS", grids=mf.grids)
+    assert uks.kernel(dm0=mf.make_rdm1()) <= e + 1e-6

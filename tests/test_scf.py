@@ -1,0 +1,76 @@
+"""run_scf: DM21 and classical functionals through one call, on one grid."""
+
+import numpy as np
+import pytest
+
+from explorer.errors import InputError
+from explorer.grids import GridSpec, build_grids
+from explorer.molecules import parse_atoms
+from explorer.scf import evaluate_xc, run_scf
+
+LIGHT = GridSpec(level=1)
+
+
+@pytest.fixture(scope="module")
+def water():
+    return parse_atoms("O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587", basis="sto-3g")
+
+
+def test_energy_parts_add_up_and_callback_sees_every_cycle(water):
+    seen = []
+    r = run_scf(water, "DM21", grid=LIGHT, callback=seen.append)
+    assert r.converged and r.warm_start == "B3LYP"
+    assert r.energy == pytest.approx(r.e1 + r.coulomb + r.e_xc + r.nuclear, abs=1e-9)
+    assert [h["stage"] for h in seen] == [h["stage"] for h in r.history]
+    assert r.cycles == sum(1 for h in seen if h["stage"] == "DM21") > 0
+    assert r.homo < r.lumo and r.gap == pytest.approx(r.lumo - r.homo)
+    assert r.dipole[2] > 0.5  # water's dipole points along +z here (H atoms at +z), Debye
+    assert r.s2 == 0.0 and r.n_basis == 7
+
+
+def test_classical_functionals_share_the_grid(water):
+    grids = build_grids(water.to_pyscf(), LIGHT)
+    energies = {f: run_scf(water, f, grids=grids).energy for f in ("HF", "PBE", "B3LYP")}
+    # Known ordering for water/STO-3G: B3LYP below PBE below HF (correlation lowers the energy).
+    assert energies["B3LYP"] < energies["PBE"] < energies["HF"]
+    assert energies["HF"] == pytest.approx(-74.9629, abs=1e-3)  # RHF/STO-3G, basis-set limit apart
+
+
+def test_evaluate_reproduces_scf_exc_and_a_stationary_fock(water):
+    mol = water.to_pyscf()
+    grids = build_grids(mol, LIGHT)
+    r = run_scf(water, "DM21", grids=grids)
+    e_xc, vxc = evaluate_xc(water, "DM21", r.dm, grids)
+    assert e_xc == pytest.approx(r.e_xc, abs=1e-8)
+    # At convergence F = h + J + V_xc has no occupied-virtual block in the SCF orbitals.
+    fock = mol.intor("int1e_kin") + mol.intor("int1e_nuc") + _coulomb(mol, r.dm) + vxc
+    s = mol.intor("int1e_ovlp")
+    energies, orbitals = _eig(fock, s)
+    occ = orbitals[:, :5]
+    dm = 2 * occ @ occ.T
+    assert np.abs(dm - r.dm).max() < 1e-4
+
+
+def _coulomb(mol, dm):
+    from pyscf import scf
+
+    return scf.hf.get_jk(mol, dm)[0]
+
+
+def _eig(f, s):
+    import scipy.linalg
+
+    return scipy.linalg.eigh(f, s)
+
+
+def test_bad_kind_and_functional(water):
+    with pytest.raises(InputError, match="functional"):
+        run_scf(water, "B3LYPP")
+    with pytest.raises(InputError, match="RKS"):
+        run_scf(parse_atoms("H 0 0 0", basis="sto-3g"), "PBE", kind="RKS")
+
+
+def test_open_shell_anion_uks():
+    oh = parse_atoms("O 0 0 0; H 0 0 0.97", charge=-1, spin=0, basis="sto-3g")
+    r = run_scf(oh, "DM21", kind="UKS", grid=LIGHT)
+    assert r.converged and r.kind == "UKS" and r.s2 == pytest.approx(0.0, abs=1e-6)
