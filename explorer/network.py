@@ -10,7 +10,10 @@ threads at once, and loading is guarded by a lock.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -52,12 +55,30 @@ class NetworkOutput:
     grads: dict[str, np.ndarray]
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up notes (oneDNN, absl) ignore
+    TF_CPP_MIN_LOG_LEVEL and would break the one-line error messages of the CLI."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _quiet_tensorflow():
-    """Imports TensorFlow with its start-up chatter silenced (TF reads the variable at import)."""
+    """Imports TensorFlow with its start-up chatter silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with _stderr_silenced():
+        import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    # Loading the TF1 checkpoint warns that '$' in input names is sanitised: expected, harmless.
+    logging.getLogger("absl").setLevel(logging.ERROR)
     return tf
 
 
@@ -68,7 +89,8 @@ class Network:
         tf = _quiet_tensorflow()
         self.name = name
         self.path = weights.find_checkpoint(name)
-        self._model = tf.saved_model.load(str(self.path), tags=[])
+        with _stderr_silenced():
+            self._model = tf.saved_model.load(str(self.path), tags=[])
         signature = self._model.signatures["default"]
         specs = [tf.TensorSpec([None, 1], tf.float32)] * 7 + [tf.TensorSpec([None, 2], tf.float32)] * 2
 

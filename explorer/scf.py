@@ -115,6 +115,7 @@ def run_scf(
     warm_start: str | None = "B3LYP",
     dm0: np.ndarray | None = None,
     conv_tol: float = 1e-9,
+    occupations: tuple | None = None,
     callback: Callable[[dict], None] | None = None,
 ) -> Result:
     """Runs a self-consistent calculation of ``molecule`` with ``functional``.
@@ -122,14 +123,19 @@ def run_scf(
     ``kind`` is RKS, UKS or ROKS (default: RKS for 2S = 0, else UKS). ``grid`` is the grid spec
     (default: the DM21 reference grid, level 3); ``grids`` a prebuilt PySCF grid to reuse (scans,
     comparisons). DM21 runs start from ``dm0`` if given, else from a converged ``warm_start``
-    calculation on the same grid (None: from PySCF's minao guess). ``callback`` receives a dict
+    calculation on the same grid (None: from PySCF's minao guess). ``occupations`` fixes the
+    occupation numbers, fractional ones allowed, of the orbitals in order of energy: a pair
+    (alpha, beta) of sequences for UKS (the kind it implies), one sequence (0 to 2 each) for RKS;
+    the electron count may then differ from the molecule's. ``callback`` receives a dict
     {"stage", "cycle", "energy", "delta_e", "gradient"} after every SCF iteration.
     """
     functional = check_functional(functional)
+    if occupations is not None and kind is None:
+        kind = "RKS" if np.ndim(occupations[0]) == 0 else "UKS"
     kind = (kind or default_kind(molecule.spin)).upper()
     if kind not in ("RKS", "UKS", "ROKS"):
         raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
-    if kind == "RKS" and molecule.spin != 0:
+    if kind == "RKS" and molecule.spin != 0 and occupations is None:
         raise InputError(f"restricted closed-shell (RKS) needs spin 2S=0, got {molecule.spin}")
     grid = grid or GridSpec()
     mol = molecule.to_pyscf()
@@ -142,13 +148,42 @@ def run_scf(
     if network.is_dm21(functional) and dm0 is None and warm_start:
         warm_label = check_functional(warm_start)
         warm = make_ks(mol, warm_label, kind, grids)
+        _fix_occupations(warm, occupations)
         _converge(warm, None, conv_tol, _recorder(history, f"warm start ({warm_label})", callback))
         dm0 = warm.make_rdm1()
 
     mf = make_ks(mol, functional, kind, grids)
+    _fix_occupations(mf, occupations)
     steps = _converge(mf, dm0, conv_tol, _recorder(history, functional, callback))
     elapsed = time.perf_counter() - t_start
     return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
+
+
+def _fix_occupations(mf, occupations) -> None:
+    """Makes ``mf`` fill its orbitals, in order of energy, with the given occupation numbers."""
+    if occupations is None:
+        return
+    nmo = mf.mol.nao_nr()
+    spins = [occupations] if isinstance(mf, dft.rks.RKS) or np.ndim(occupations[0]) == 0 else occupations
+    fixed = []
+    limit = 2.0 if len(spins) == 1 else 1.0
+    for occ in spins:
+        occ = np.asarray(occ, dtype=float)
+        if occ.ndim != 1 or occ.size > nmo or (occ < 0).any() or (occ > limit).any():
+            raise InputError(f"occupations must list at most {nmo} numbers between 0 and {limit:g} per spin")
+        fixed.append(np.concatenate([occ, np.zeros(nmo - occ.size)]))
+
+    def get_occ(mo_energy=None, mo_coeff=None):
+        if len(fixed) == 1:
+            out = np.zeros(nmo)
+            out[np.argsort(mo_energy)] = fixed[0]
+            return out
+        out = np.zeros((2, nmo))
+        for s in (0, 1):
+            out[s, np.argsort(mo_energy[s])] = fixed[s]
+        return out
+
+    mf.get_occ = get_occ
 
 
 def _recorder(history: list, stage: str, callback):
