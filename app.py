@@ -1,0 +1,45 @@
+"""DM21 Explorer: home page. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+from explorer import weights
+
+st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
+
+st.title("DM21 Explorer")
+st.markdown(
+    """
+**DM21** is a family of exchange-correlation functionals learned by a neural network
+(J. Kirkpatrick *et al.*, "Pushing the frontiers of density functionals by solving the
+fractional electron problem", *Science* **374**, 1385 (2021),
+[doi:10.1126/science.abj6511](https://doi.org/10.1126/science.abj6511)).
+
+Exact density functional theory has two properties most approximations break:
+- **fractional charge**: the energy of a system with a fractional number of electrons lies on
+  straight lines between the integers. Functionals such as B3LYP bow below them
+  (*delocalization error*): they over-spread electrons, e.g. in stretched H2+.
+- **fractional spin**: a spin-symmetric hydrogen atom (half an alpha and half a beta electron) has
+  the same energy as the normal one. B3LYP rises above it (*static-correlation error*), as in
+  stretched H2.
+
+DM21 was trained on molecules *and* on these constraints, and stays close to the exact lines.
+This app shows DM21 beside classical functionals (B3LYP, PBE, PBE0, SCAN, HF) on molecules you
+choose. B3LYP here is PySCF's VWN-RPA flavour (as in Gaussian).
+"""
+)
+
+st.subheader("Views")
+st.page_link("pages/1_Single_point.py", label="Single point: one molecule, one functional")
+
+with st.expander("DM21 parameters"):
+    st.caption("The four DM21 networks are loaded at run time under CC BY 4.0 (credit: the paper above).")
+    rows = weights.status()
+    st.dataframe(
+        [
+            {"functional": r["name"], "found": r["ok"], "where": r["path"] or "", "problem": r["error"] or ""}
+            for r in rows
+        ],
+        hide_index=True,
+    )
+    if not all(r["ok"] for r in rows):
+        st.warning("Some checkpoints are missing: run `python -m explorer weights download`.")
