@@ -25,9 +25,8 @@ from explorer import features, network
 from explorer.errors import ConvergenceError
 from explorer.grids import GridSpec, build_grids
 
-#: Grid points per block: a multiple of PySCF's screening block so blocks are the same at every
-#: call (the exchange-integral cache is keyed by block).
-POINTS_PER_BLOCK = numint.BLKSIZE * 16
+#: Memory for one block's exchange integrals (two omegas, nao^2 float64 per point), in bytes.
+BLOCK_INTEGRAL_BYTES = 256e6
 #: Default memory for keeping exchange integrals between SCF iterations, in MB.
 DEFAULT_INTEGRAL_CACHE_MB = 2000
 
@@ -98,7 +97,7 @@ class DM21NumInt(numint.NumInt):
         spins = (0,) if restricted else (0, 1)
         start = 0
         for block, (ao, mask, weight, coords) in enumerate(
-            self.block_loop(mol, grids, nao, deriv=1, blksize=POINTS_PER_BLOCK)
+            self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao))
         ):
             rho = [features.spin_densities(mol, ao, dm_a, mask)]
             rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
@@ -140,6 +139,15 @@ class DM21NumInt(numint.NumInt):
                     v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
         vmat = v_half + v_half.transpose(0, 2, 1) + v_tau
         return nelec, exc_total, (vmat[0] if restricted else vmat)
+
+
+def points_per_block(nao: int) -> int:
+    """Grid points per block for ``nao`` basis functions: large blocks keep TensorFlow's per-call
+    overhead small; the exchange integrals of one block stay within BLOCK_INTEGRAL_BYTES. Always a
+    multiple of PySCF's screening block, and the same at every call (the integral cache is keyed
+    by block)."""
+    size = int(BLOCK_INTEGRAL_BYTES / (16 * nao * nao)) // numint.BLKSIZE * numint.BLKSIZE
+    return max(numint.BLKSIZE, min(64 * numint.BLKSIZE, size))
 
 
 def _finite_on_weighted_points(out: network.NetworkOutput, weight: np.ndarray):
