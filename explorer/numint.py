@@ -94,7 +94,6 @@ class DM21NumInt(numint.NumInt):
         exc_total = 0.0
         v_half = np.zeros((2, nao, nao))
         v_tau = np.zeros((2, nao, nao))
-        spins = (0,) if restricted else (0, 1)
         start = 0
         for block, (ao, mask, weight, coords) in enumerate(
             self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao))
@@ -102,17 +101,8 @@ class DM21NumInt(numint.NumInt):
             rho = [features.spin_densities(mol, ao, dm_a, mask)]
             rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
             nus = self.integral_cache.get(mol, grids, block, coords)
-            exx, fxx = [[], []], [[], []]
-            for nu in nus:
-                for s, dm in zip(spins, (dm_a, dm_b), strict=False):
-                    e, f = features.local_exchange(nu, ao[0], dm)
-                    exx[s].append(e)
-                    fxx[s].append(f)
-            if restricted:
-                exx[1], fxx[1] = exx[0], fxx[0]
-            exx = [np.stack(e, axis=1) for e in exx]
-            inputs = features.network_features(rho[0], rho[1], exx[0], exx[1])
-            out = self.network.evaluate(inputs)
+            exx, fxx = _local_exchange(nus, ao[0], dm_a, dm_b, restricted)
+            out = self.network.evaluate(features.network_features(rho[0], rho[1], exx[0], exx[1]))
             exc, grads = _finite_on_weighted_points(out, weight)
 
             nelec += [weight @ rho[0][0], weight @ rho[1][0]]
@@ -120,25 +110,45 @@ class DM21NumInt(numint.NumInt):
             if energy_density_out is not None:
                 energy_density_out[start : start + len(weight)] = exc
             start += len(weight)
-
-            grad_total = rho[0][1:4] + rho[1][1:4]
-            per_spin = []
-            for s, tag in enumerate("ab"):
-                g = 2 * grads[f"norm_grad_rho_{tag}"] * rho[s][1:4] + 2 * grads["norm_grad_rho"] * grad_total
-                per_spin.append((grads[f"rho_{tag}"], g, grads[f"tau_{tag}"], grads[f"hfx{tag}"]))
-            if restricted:
-                per_spin = [tuple((x + y) / 2 for x, y in zip(*per_spin, strict=True))]
-            for s, (v_rho, g, v_tau_pt, v_hfx) in enumerate(per_spin):
-                u = ao[0] * (0.5 * weight * v_rho)[:, None]
-                u += np.einsum("xgb,xg->gb", ao[1:4], g * weight)
-                for k, f in enumerate(fxx[s]):
-                    u -= f * (0.5 * weight * v_hfx[:, k])[:, None]
-                v_half[s] += lib.dot(ao[0].T, u)
-                wt = 0.5 * weight * v_tau_pt
-                for k in range(1, 4):
-                    v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
+            _add_potential(ao, weight, rho, grads, fxx, restricted, v_half, v_tau)
         vmat = v_half + v_half.transpose(0, 2, 1) + v_tau
         return nelec, exc_total, (vmat[0] if restricted else vmat)
+
+
+def _local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool):
+    """Local HF exchange of both spins on one block: e_x as two (N, 2) arrays (one column per
+    omega) and the matching F intermediates, a list per spin of one (N, nao) array per omega."""
+    exx, fxx = [], []
+    for dm in (dm_a,) if restricted else (dm_a, dm_b):
+        pairs = [features.local_exchange(nu, ao_values, dm) for nu in nus]
+        exx.append(np.stack([e for e, _ in pairs], axis=1))
+        fxx.append([f for _, f in pairs])
+    if restricted:
+        exx.append(exx[0])
+        fxx.append(fxx[0])
+    return exx, fxx
+
+
+def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half, v_tau) -> None:
+    """Adds one block's share of dE_xc/dD to ``v_half`` (to be symmetrised) and ``v_tau``, per
+    spin (index 0 only when ``restricted``); formulas in the module docstring."""
+    grad_total = rho[0][1:4] + rho[1][1:4]
+    per_spin = []
+    for s, tag in enumerate("ab"):
+        g = 2 * grads[f"norm_grad_rho_{tag}"] * rho[s][1:4] + 2 * grads["norm_grad_rho"] * grad_total
+        per_spin.append((grads[f"rho_{tag}"], g, grads[f"tau_{tag}"], grads[f"hfx{tag}"]))
+    if restricted:
+        # dE/dD for D_a = D_b = D/2 is the mean of the two spin derivatives (F is the same).
+        per_spin = [tuple((x + y) / 2 for x, y in zip(*per_spin, strict=True))]
+    for s, (v_rho, g, v_tau_point, v_hfx) in enumerate(per_spin):
+        u = ao[0] * (0.5 * weight * v_rho)[:, None]
+        u += np.einsum("xgb,xg->gb", ao[1:4], g * weight)
+        for k, f in enumerate(fxx[s]):
+            u -= f * (0.5 * weight * v_hfx[:, k])[:, None]
+        v_half[s] += lib.dot(ao[0].T, u)
+        wt = 0.5 * weight * v_tau_point
+        for k in range(1, 4):
+            v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
 
 
 def points_per_block(nao: int) -> int:

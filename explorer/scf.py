@@ -135,6 +135,8 @@ def run_scf(
     kind = (kind or default_kind(molecule.spin)).upper()
     if kind not in ("RKS", "UKS", "ROKS"):
         raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
+    if kind == "ROKS" and occupations is not None:
+        raise InputError("fixed occupations need RKS or UKS, not ROKS")
     if kind == "RKS" and molecule.spin != 0 and occupations is None:
         raise InputError(f"restricted closed-shell (RKS) needs spin 2S=0, got {molecule.spin}")
     grid = grid or GridSpec()

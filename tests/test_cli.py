@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
+WATER_STO3G = ["--atoms", WATER, "--basis", "sto-3g"]
 
 
 def run_cli(*args):
@@ -77,10 +78,7 @@ def test_evaluate_matches_in_process_engine(tmp_path):
         np.save(tmp_path / f"dm_{name}.npy", d)
         out = run_cli(
             "evaluate",
-            "--atoms",
-            WATER,
-            "--basis",
-            "sto-3g",
+            *WATER_STO3G,
             "--functional",
             "DM21",
             "--dm",
@@ -104,10 +102,7 @@ def test_evaluate_rejects_wrong_density_shape(tmp_path):
     np.savez(tmp_path / "grid.npz", coords=np.zeros((8, 3)), weights=np.ones(8))
     out = run_cli(
         "evaluate",
-        "--atoms",
-        WATER,
-        "--basis",
-        "sto-3g",
+        *WATER_STO3G,
         "--dm",
         str(tmp_path / "dm.npy"),
         "--grid",

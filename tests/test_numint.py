@@ -8,11 +8,13 @@ from explorer.grids import GridSpec, build_grids
 from explorer.numint import DM21NumInt, dm21_ks
 
 
-def _b3lyp_dm(mol, grids, kind):
+def _light_grid_and_b3lyp_dm(mol, kind):
+    """A level-1 reference grid and the B3LYP density matrix on it: a realistic test density."""
+    grids = build_grids(mol, GridSpec(level=1))
     mf = (dft.UKS if kind == "UKS" else dft.RKS)(mol)
     mf.xc = "b3lyp"
     mf.grids = grids
-    return mf.run().make_rdm1()
+    return grids, mf.run().make_rdm1()
 
 
 def _fd_check(energy, dm, vmat, seed):
@@ -31,8 +33,7 @@ def _fd_check(energy, dm, vmat, seed):
 
 def test_rks_potential_is_energy_derivative(water_631g):
     mol = water_631g
-    grids = build_grids(mol, GridSpec(level=1))
-    dm = _b3lyp_dm(mol, grids, "RKS")
+    grids, dm = _light_grid_and_b3lyp_dm(mol, "RKS")
     ni = DM21NumInt("DM21")
     _, _, v = ni.nr_rks(mol, grids, "", dm)
     assert np.allclose(v, v.T)
@@ -43,8 +44,7 @@ def test_rks_potential_is_energy_derivative(water_631g):
 @pytest.mark.parametrize("spin", [0, 1])
 def test_uks_potential_is_energy_derivative(carbon_triplet, spin):
     mol = carbon_triplet
-    grids = build_grids(mol, GridSpec(level=1))
-    dm = _b3lyp_dm(mol, grids, "UKS")
+    grids, dm = _light_grid_and_b3lyp_dm(mol, "UKS")
     ni = DM21NumInt("DM21")
     _, _, v = ni.nr_uks(mol, grids, "", dm)
 
@@ -58,8 +58,7 @@ def test_uks_potential_is_energy_derivative(carbon_triplet, spin):
 
 def test_restricted_is_unrestricted_with_equal_spins(water_631g):
     mol = water_631g
-    grids = build_grids(mol, GridSpec(level=1))
-    dm = _b3lyp_dm(mol, grids, "RKS")
+    grids, dm = _light_grid_and_b3lyp_dm(mol, "RKS")
     ni = DM21NumInt("DM21mc")
     n_r, e_r, v_r = ni.nr_rks(mol, grids, "", dm)
     n_u, e_u, v_u = ni.nr_uks(mol, grids, "", np.array([dm / 2, dm / 2]))
@@ -75,3 +74,14 @@ def test_roks_runs(carbon_triplet):
     # ROKS is a constrained UKS: its energy cannot be below the UKS minimum on the same grid.
     uks = dm21_ks(carbon_triplet, "DM21", kind="UKS", grids=mf.grids)
     assert uks.kernel(dm0=mf.make_rdm1()) <= e + 1e-6
+
+
+def test_energy_density_integrates_to_exc(water_631g):
+    mol = water_631g
+    grids, dm = _light_grid_and_b3lyp_dm(mol, "RKS")
+    ni = DM21NumInt("DM21")
+    density = np.full(grids.weights.size, np.nan)
+    _, e_xc, _ = ni.integrate(mol, grids, dm / 2, dm / 2, restricted=True, energy_density_out=density)
+    assert np.isfinite(density).all() and (density[grids.weights > 0] <= 0).all()
+    assert grids.weights @ density == pytest.approx(e_xc, abs=1e-10)
+    assert e_xc == pytest.approx(ni.nr_rks(mol, grids, "", dm)[1], abs=1e-12)
