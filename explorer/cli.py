@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = wsub.add_parser("download", help="fetch the checkpoints into the cache, verifying checksums")
     d.add_argument("--dest", help="target folder (default: the user cache)")
     d.add_argument("--url", help="base URL (default: the official repository at the pinned commit)")
-    wsub.add_parser("status", help="where each checkpoint is and whether it verifies")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    st = wsub.add_parser("status", help="where each checkpoint is and whether it verifies")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 

@@ -109,3 +109,11 @@ def test_evaluate_rejects_wrong_density_shape(tmp_path):
         str(tmp_path / "grid.npz"),
     )
     assert out.returncode == 2 and "density matrix" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_weights_status_json_lists_four_verified_checkpoints():
+    out = run_cli("weights", "status", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["status"]
+    assert [r["name"] for r in rows] == ["DM21", "DM21m", "DM21mc", "DM21mu"]
+    assert all(r["ok"] and r["error"] is None for r in rows)
