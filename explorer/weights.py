@@ -312,8 +312,6 @@ def download(
     dest = Path(dest).expanduser() if dest is not None else cache_dir()
     base_url = (base_url or os.environ.get(WEIGHTS_URL_ENV) or OFFICIAL_BASE_URL).rstrip("/")
     say = progress or (lambda message: None)
-    sums = expected_sums()
-
     created = not dest.exists()
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -324,12 +322,10 @@ def download(
 
     try:
         for name in names:
-            prefix = f"checkpoints/{name}/"
-            for rel, digest in sums.items():
-                if rel.startswith(prefix):
-                    url = f"{base_url}/{rel}"
-                    say(f"downloading {url}")
-                    _fetch(url, staging / rel, digest, timeout)
+            for rel, digest in _checkpoint_files(name).items():
+                url = f"{base_url}/checkpoints/{name}/{rel}"
+                say(f"downloading {url}")
+                _fetch(url, staging / "checkpoints" / name / rel, digest, timeout)
             say(f"{name}: all files match their checksums")
 
         for name in names:
