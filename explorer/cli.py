@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("RKS", "UKS", "ROKS"), help="default: RKS if 2S=0, else UKS")
     p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
     _add_grid_flags(p)
-    p.add_argument("--no-cache", action="store_true", help="always compute (no results store yet)")
+    p.add_argument("--no-cache", action="store_true", help="compute even if the results store has it")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("evaluate", help="E_xc and potential matrix on a given density and grid")
@@ -109,15 +109,20 @@ def _grid_spec(args):
 
 
 def _cmd_scf(args) -> dict:
-    from explorer.scf import check_functional, run_scf
+    from explorer.scf import check_functional, run_scf, run_scf_stored
+    from explorer.store import ResultsStore
 
     molecule = _molecule(args)
     functional = check_functional(args.functional)
     molecule.to_pyscf()  # reports a bad basis before any network is loaded
     warm = None if args.warm_start.lower() == "none" else args.warm_start
-    result = run_scf(molecule, functional, kind=args.kind, grid=_grid_spec(args), warm_start=warm)
+    options = {"kind": args.kind, "grid": _grid_spec(args), "warm_start": warm}
+    if args.no_cache:
+        result, cached = run_scf(molecule, functional, **options), False
+    else:
+        result, cached = run_scf_stored(molecule, functional, ResultsStore(), **options)
     out = result.to_dict()
-    out["cached"] = False
+    out["cached"] = cached
     out["molecule"] = molecule.name or molecule.formula()
     return out
 

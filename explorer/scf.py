@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from pyscf import dft
@@ -303,3 +303,33 @@ def evaluate_xc(molecule: Molecule, functional: str, dm: np.ndarray, grids) -> t
     if kind == "UKS":
         vj = vj[0] + vj[1]
     return float(veff.exc), np.asarray(veff) - vj
+
+
+def run_scf_stored(
+    molecule: Molecule,
+    functional: str,
+    store,
+    *,
+    kind: str | None = None,
+    grid: GridSpec | None = None,
+    warm_start: str | None = "B3LYP",
+    callback: Callable[[dict], None] | None = None,
+) -> tuple[Result, bool]:
+    """run_scf through a results store (explorer.store.ResultsStore): returns (result, cached),
+    ``cached`` True when an identical request was already stored."""
+    from explorer.store import canonical_request, request_key
+
+    functional = check_functional(functional)
+    kind = (kind or default_kind(molecule.spin)).upper()
+    grid = grid or GridSpec()
+    warm = warm_start if network.is_dm21(functional) else None
+    request = canonical_request(molecule, functional, kind, grid.as_dict(), warm)
+    key = request_key(request)
+    stored = store.get(key)
+    if stored is not None:
+        names = {f.name for f in fields(Result)}
+        return Result(**{k: v for k, v in stored.items() if k in names}), True
+    result = run_scf(molecule, functional, kind=kind, grid=grid, warm_start=warm_start, callback=callback)
+    if result.converged:
+        store.put(key, request, result.to_dict(), molecule.formula(), result.dm)
+    return result, False

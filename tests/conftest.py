@@ -1,6 +1,7 @@
 """Shared fixtures: small molecules and grids so the suite stays fast on 2 cores."""
 
 import logging
+import os
 
 import pytest
 from pyscf import gto
@@ -18,3 +19,16 @@ def water_631g():
 @pytest.fixture(scope="session")
 def carbon_triplet():
     return gto.M(atom="C 0 0 0", basis="sto-3g", spin=2, verbose=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_results_database(tmp_path_factory):
+    """Every test (and CLI subprocess) uses a fresh results database, never the user's."""
+    path = tmp_path_factory.mktemp("store") / "results.sqlite3"
+    saved = os.environ.get("DM21_EXPLORER_DB")
+    os.environ["DM21_EXPLORER_DB"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("DM21_EXPLORER_DB", None)
+    else:
+        os.environ["DM21_EXPLORER_DB"] = saved

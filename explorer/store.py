@@ -1,0 +1,149 @@
+"""Results store: every calculation in an embedded SQLite database, keyed by its canonical inputs.
+
+The key is the SHA-256 of the request as canonical JSON: geometry (Angstrom, rounded to 1e-8),
+charge, 2S, basis, functional, SCF kind, grid spec, warm start, fixed occupations and the code
+version. Identical requests find their stored result; anything that could change a number
+changes the key. The database lives in the user data folder (``$DM21_EXPLORER_DB`` overrides)
+and is shared by the app's sessions and the CLI; WAL mode lets readers and a writer work at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from explorer.errors import ExplorerError
+from explorer.molecules import Molecule
+
+DB_ENV = "DM21_EXPLORER_DB"
+#: Bump when a change to the engine can change stored numbers: old entries then stop matching.
+ENGINE_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    formula TEXT NOT NULL,
+    functional TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL,
+    dm BLOB
+)
+"""
+
+
+def default_path() -> Path:
+    """The database file: ``$DM21_EXPLORER_DB``, else results.sqlite3 in the user data folder."""
+    override = os.environ.get(DB_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir("dm21-explorer")) / "results.sqlite3"
+
+
+def canonical_request(
+    molecule: Molecule,
+    functional: str,
+    kind: str,
+    grid: dict,
+    warm_start: str | None,
+    occupations=None,
+) -> dict:
+    """The inputs that determine a result, as plain JSON-ready data."""
+    return {
+        "atoms": [[s, [round(float(c), 8) + 0.0 for c in xyz]] for s, xyz in molecule.atoms],
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+        "basis": molecule.basis.lower(),
+        "functional": functional,
+        "kind": kind,
+        "grid": grid,
+        "warm_start": warm_start,
+        "occupations": None if occupations is None else [np.asarray(o, float).tolist() for o in occupations],
+        "engine": ENGINE_VERSION,
+    }
+
+
+def request_key(request: dict) -> str:
+    """SHA-256 of the request's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ResultsStore:
+    """A results database at ``path``; each call opens its own connection (thread-safe)."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(_SCHEMA)
+        except (sqlite3.DatabaseError, OSError) as err:
+            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def _run(self, sql: str, args=()) -> list:
+        try:
+            with self._connect() as db:
+                return db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+
+    def get(self, key: str) -> dict | None:
+        """The stored result dictionary for ``key`` (with "dm" as an array, if stored), or None."""
+        rows = self._run("SELECT result, dm FROM results WHERE key = ?", (key,))
+        if not rows:
+            return None
+        result = json.loads(rows[0][0])
+        result["dm"] = None if rows[0][1] is None else np.load(io.BytesIO(rows[0][1]), allow_pickle=False)
+        return result
+
+    def put(self, key: str, request: dict, result: dict, formula: str, dm: np.ndarray | None = None) -> None:
+        """Stores ``result`` (JSON-ready, no arrays) and its density matrix under ``key``."""
+        blob = None
+        if dm is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(dm), allow_pickle=False)
+            blob = buffer.getvalue()
+        self._run(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                time.time(),
+                formula,
+                request["functional"],
+                request["basis"],
+                json.dumps(request, sort_keys=True),
+                json.dumps(result),
+                blob,
+            ),
+        )
+
+    def list(self, search: str = "") -> list[dict]:
+        """Stored results, newest first: key, created (Unix time), formula, functional, basis,
+        energy; ``search`` filters by a substring of formula, functional or basis."""
+        pattern = f"%{search}%"
+        rows = self._run(
+            "SELECT key, created, formula, functional, basis, json_extract(result, '$.energy') "
+            "FROM results WHERE formula LIKE ? OR functional LIKE ? OR basis LIKE ? "
+            "ORDER BY created DESC",
+            (pattern, pattern, pattern),
+        )
+        names = ("key", "created", "formula", "functional", "basis", "energy")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def delete(self, key: str) -> None:
+        """Removes the result stored under ``key`` (nothing if absent)."""
+        self._run("DELETE FROM results WHERE key = ?", (key,))
