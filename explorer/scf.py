@@ -105,6 +105,21 @@ def default_kind(spin: int) -> str:
     return "RKS" if spin == 0 else "UKS"
 
 
+def _resolve_kind(molecule: Molecule, kind: str | None, occupations=None) -> str:
+    """The SCF kind run_scf uses: as given, else implied by ``occupations`` (one list: RKS, a pair:
+    UKS), else RKS for 2S = 0 and UKS otherwise. Raises InputError for impossible combinations."""
+    if kind is None and occupations is not None:
+        kind = "RKS" if np.ndim(occupations[0]) == 0 else "UKS"
+    kind = (kind or default_kind(molecule.spin)).upper()
+    if kind not in ("RKS", "UKS", "ROKS"):
+        raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
+    if kind == "ROKS" and occupations is not None:
+        raise InputError("fixed occupations need RKS or UKS, not ROKS")
+    if kind == "RKS" and molecule.spin != 0 and occupations is None:
+        raise InputError(f"restricted closed-shell (RKS) needs spin 2S=0, got {molecule.spin}")
+    return kind
+
+
 def run_scf(
     molecule: Molecule,
     functional: str = "DM21",
@@ -130,15 +145,7 @@ def run_scf(
     {"stage", "cycle", "energy", "delta_e", "gradient"} after every SCF iteration.
     """
     functional = check_functional(functional)
-    if occupations is not None and kind is None:
-        kind = "RKS" if np.ndim(occupations[0]) == 0 else "UKS"
-    kind = (kind or default_kind(molecule.spin)).upper()
-    if kind not in ("RKS", "UKS", "ROKS"):
-        raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
-    if kind == "ROKS" and occupations is not None:
-        raise InputError("fixed occupations need RKS or UKS, not ROKS")
-    if kind == "RKS" and molecule.spin != 0 and occupations is None:
-        raise InputError(f"restricted closed-shell (RKS) needs spin 2S=0, got {molecule.spin}")
+    kind = _resolve_kind(molecule, kind, occupations)
     grid = grid or GridSpec()
     mol = molecule.to_pyscf()
     t_start = time.perf_counter()
@@ -150,25 +157,28 @@ def run_scf(
     if network.is_dm21(functional) and dm0 is None and warm_start:
         warm_label = check_functional(warm_start)
         warm = make_ks(mol, warm_label, kind, grids)
-        _fix_occupations(warm, occupations)
+        _fix_occupations(warm, kind, occupations)
         _converge(warm, None, conv_tol, _recorder(history, f"warm start ({warm_label})", callback))
         dm0 = warm.make_rdm1()
 
     mf = make_ks(mol, functional, kind, grids)
-    _fix_occupations(mf, occupations)
+    _fix_occupations(mf, kind, occupations)
     steps = _converge(mf, dm0, conv_tol, _recorder(history, functional, callback))
     elapsed = time.perf_counter() - t_start
     return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
 
 
-def _fix_occupations(mf, occupations) -> None:
-    """Makes ``mf`` fill its orbitals, in order of energy, with the given occupation numbers."""
+def _fix_occupations(mf, kind: str, occupations) -> None:
+    """Makes ``mf`` fill its orbitals, in order of energy, with the given occupation numbers: one
+    sequence (0 to 2 each) for RKS, an (alpha, beta) pair (0 to 1 each) for UKS."""
     if occupations is None:
         return
     nmo = mf.mol.nao_nr()
-    spins = [occupations] if isinstance(mf, dft.rks.RKS) or np.ndim(occupations[0]) == 0 else occupations
+    spins = [occupations] if kind == "RKS" else list(occupations)
+    if kind == "UKS" and (len(spins) != 2 or np.ndim(spins[0]) == 0):
+        raise InputError("UKS occupations must be a pair (alpha occupations, beta occupations)")
     fixed = []
-    limit = 2.0 if len(spins) == 1 else 1.0
+    limit = 2.0 if kind == "RKS" else 1.0
     for occ in spins:
         occ = np.asarray(occ, dtype=float)
         if occ.ndim != 1 or occ.size > nmo or (occ < 0).any() or (occ > limit).any():
@@ -320,9 +330,10 @@ def run_scf_stored(
     from explorer.store import canonical_request, request_key
 
     functional = check_functional(functional)
-    kind = (kind or default_kind(molecule.spin)).upper()
+    kind = _resolve_kind(molecule, kind)
     grid = grid or GridSpec()
-    warm = warm_start if network.is_dm21(functional) else None
+    # Only DM21 runs use a warm start; its canonical name keeps "b3lyp" and "B3LYP" one key.
+    warm = check_functional(warm_start) if network.is_dm21(functional) and warm_start else None
     request = canonical_request(molecule, functional, kind, grid.as_dict(), warm)
     key = request_key(request)
     stored = store.get(key)

@@ -91,3 +91,5 @@ def test_fractional_occupations():
     assert b3lyp_half - b3lyp / 2 < -0.02
     with pytest.raises(InputError, match="occupations"):
         run_scf(h, "DM21", grid=LIGHT, occupations=([1.5], []))
+    with pytest.raises(InputError, match="pair"):
+        run_scf(h, "DM21", kind="UKS", grid=LIGHT, occupations=[0.5])

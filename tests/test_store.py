@@ -44,6 +44,9 @@ def test_round_trip_list_and_delete(tmp_path):
     rows = store.list("H2O")
     assert len(rows) == 1 and rows[0]["energy"] == pytest.approx(result.energy, abs=0)
     assert store.list("PBE") == []
+    dm21, _ = run_scf_stored(water, "DM21", store, grid=GridSpec(level=1), warm_start="b3lyp")
+    assert run_scf_stored(water, "dm21", store, grid=GridSpec(level=1), warm_start="B3LYP")[1]
+    store.delete(store.list("DM21")[0]["key"])
     store.delete(rows[0]["key"])
     assert store.list() == []
 
