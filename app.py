@@ -29,7 +29,18 @@ choose. B3LYP here is PySCF's VWN-RPA flavour (as in Gaussian).
 )
 
 st.subheader("Views")
-st.page_link("pages/1_Single_point.py", label="Single point: one molecule, one functional")
+st.page_link(
+    "pages/1_Compare.py",
+    label="Compare: DM21 beside B3LYP, PBE, PBE0, SCAN and HF on a molecule you pick, type or draw",
+    icon="⚖️",
+)
+st.page_link(
+    "pages/9_History.py", label="History: every stored calculation, search, re-open, delete", icon="🗂️"
+)
+st.caption(
+    "Calculations are kept in a results database shared by all sessions and the command line "
+    "(`python -m explorer ...`): asking twice for the same one answers at once."
+)
 
 with st.expander("DM21 parameters"):
     st.caption("The four DM21 networks are loaded at run time under CC BY 4.0 (credit: the paper above).")

@@ -11,10 +11,12 @@ Public API (importing it loads neither TensorFlow nor Streamlit)::
     print(result.energy)  # Hartree
 """
 
+from explorer.compare import compare_functionals, comparison_table
 from explorer.errors import ConvergenceError, ExplorerError, InputError, WeightsError
 from explorer.grids import GridSpec, build_grids
 from explorer.molecules import Molecule, from_library, from_smiles, parse_atoms, parse_xyz
-from explorer.scf import Result, evaluate_xc, run_scf
+from explorer.scf import Result, evaluate_xc, run_scf, run_scf_stored
+from explorer.store import ResultsStore
 
 __version__ = "0.1.0"
 
@@ -25,12 +27,16 @@ __all__ = [
     "InputError",
     "Molecule",
     "Result",
+    "ResultsStore",
     "WeightsError",
     "build_grids",
+    "compare_functionals",
+    "comparison_table",
     "evaluate_xc",
     "from_library",
     "from_smiles",
     "parse_atoms",
     "parse_xyz",
     "run_scf",
+    "run_scf_stored",
 ]

@@ -213,14 +213,77 @@ def _finish(atoms, charge, spin, basis, name, source="") -> Molecule:
 
 
 # --- the library -------------------------------------------------------------------------------
-# Experimental equilibrium geometries from the NIST Computational Chemistry Comparison and
-# Benchmark Database (CCCBDB, release 22), built here from bond lengths (A) and angles (degrees).
+# Every entry says where its geometry comes from, with the parameters used. Diatomic bond lengths
+# are the experimental equilibrium values r_e of Huber & Herzberg (Constants of Diatomic Molecules,
+# 1979, as tabulated in the NIST Chemistry WebBook); polyatomic geometries are the experimental
+# geometries listed in the NIST Computational Chemistry Comparison and Benchmark Database (CCCBDB).
+# Coordinates are built here from bond lengths (Angstrom) and angles (degrees).
 
-_CCCBDB = "NIST CCCBDB experimental geometry"
+#: The categories of LibraryEntry, in the order the library lists them.
+CATEGORIES = ("atom", "molecule", "radical", "ion", "stretched bond")
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """A named system: geometry (Angstrom), charge, 2S, where the geometry comes from, a category
+    and, where a reliable value exists, the total atomization energy without zero-point energy
+    (kcal/mol, the quantity a single-point calculation at this geometry can be compared with)."""
+
+    atoms: tuple[tuple[str, tuple[float, float, float]], ...]
+    charge: int
+    spin: int
+    source: str
+    category: str
+    atomization_kcal: float | None = None
+    atomization_source: str = ""
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORIES)}")
+        if self.atomization_kcal is not None and not self.atomization_source:
+            raise ValueError("an atomization energy needs its source")
+
+
+#: Ground-state term of each free atom H..Ar (NIST Atomic Spectra Database).
+ATOM_GROUND_TERM: dict[str, str] = {
+    "H": "2S", "He": "1S", "Li": "2S", "Be": "1S", "B": "2P", "C": "3P", "N": "4S", "O": "3P", "F": "2P",
+    "Ne": "1S", "Na": "2S", "Mg": "1S", "Al": "2P", "Si": "3P", "P": "4S", "S": "3P", "Cl": "2P", "Ar": "1S",
+}  # fmt: skip
+
+#: 2S (number of unpaired electrons, PySCF's ``spin``) of each free atom's ground state, H..Ar.
+ATOM_GROUND_STATE_SPIN: dict[str, int] = {s: int(term[0]) - 1 for s, term in ATOM_GROUND_TERM.items()}
+
+
+def _atom_source(symbol: str) -> str:
+    return f"free atom, ground term {ATOM_GROUND_TERM[symbol]} (NIST ASD)"
+
+
+def atom_molecule(symbol: str, basis: str = "cc-pvdz") -> Molecule:
+    """The free atom ``symbol`` (H..Ar) at its ground-state spin, e.g. for atomization energies."""
+    sym = _normalise_symbol(symbol.strip())
+    if sym not in ATOM_GROUND_STATE_SPIN:
+        raise InputError(f"no ground state tabulated for {sym} (the library covers H to Ar)")
+    return validate(Molecule(_atom(sym), 0, ATOM_GROUND_STATE_SPIN[sym], basis, sym, _atom_source(sym)))
+
+
+# --- geometry builders (Angstrom, degrees) ---
+
+
+def _atom(symbol: str):
+    return ((symbol, (0.0, 0.0, 0.0)),)
 
 
 def _diatomic(a: str, b: str, r: float):
     return ((a, (0.0, 0.0, 0.0)), (b, (0.0, 0.0, r)))
+
+
+def _linear(symbols: tuple[str, ...], bonds: tuple[float, ...]):
+    # Atoms along z with the given successive bond lengths, centred on the middle of the chain.
+    z = [0.0]
+    for r in bonds:
+        z.append(z[-1] + r)
+    mid = z[-1] / 2
+    return tuple((s, (0.0, 0.0, zi - mid)) for s, zi in zip(symbols, z, strict=True))
 
 
 def _bent(center: str, ligand: str, r: float, angle: float):
@@ -230,6 +293,40 @@ def _bent(center: str, ligand: str, r: float, angle: float):
         (ligand, (0.0, r * math.sin(half), r * math.cos(half))),
         (ligand, (0.0, -r * math.sin(half), r * math.cos(half))),
     )
+
+
+def _planar_x2y(center: str, x: str, y: str, r_cx: float, r_cy: float, angle_xcx: float):
+    # Planar C2v X2C=Y (formaldehyde-like): Y on +z, the two X in the yz plane on the -z side.
+    half = math.radians(angle_xcx) / 2
+    return (
+        (center, (0.0, 0.0, 0.0)),
+        (y, (0.0, 0.0, r_cy)),
+        (x, (0.0, r_cx * math.sin(half), -r_cx * math.cos(half))),
+        (x, (0.0, -r_cx * math.sin(half), -r_cx * math.cos(half))),
+    )
+
+
+def _ethylene(r_cc: float, r_ch: float, angle_hch: float):
+    # Planar D2h H2C=CH2 in the yz plane, C=C along z.
+    half = math.radians(angle_hch) / 2
+    y, dz = r_ch * math.sin(half), r_ch * math.cos(half)
+    c = r_cc / 2
+    return (
+        ("C", (0.0, 0.0, c)),
+        ("C", (0.0, 0.0, -c)),
+        ("H", (0.0, y, c + dz)),
+        ("H", (0.0, -y, c + dz)),
+        ("H", (0.0, y, -c - dz)),
+        ("H", (0.0, -y, -c - dz)),
+    )
+
+
+def _trigonal_planar(center: str, ligand: str, r: float):
+    atoms = [(center, (0.0, 0.0, 0.0))]
+    for k in range(3):
+        phi = 2 * math.pi * k / 3
+        atoms.append((ligand, (r * math.cos(phi), r * math.sin(phi), 0.0)))
+    return tuple(atoms)
 
 
 def _pyramidal(center: str, ligand: str, r: float, angle: float):
@@ -250,37 +347,217 @@ def _tetrahedral(center: str, ligand: str, r: float):
     return ((center, (0.0, 0.0, 0.0)),) + tuple((ligand, c) for c in corners)
 
 
-def _atom(symbol: str):
-    return ((symbol, (0.0, 0.0, 0.0)),)
+def _benzene(r_cc: float, r_ch: float):
+    # Planar D6h ring in the xy plane: a regular hexagon's side equals its circumradius.
+    carbons, hydrogens = [], []
+    for k in range(6):
+        phi = math.pi * k / 3
+        cos_p, sin_p = math.cos(phi), math.sin(phi)
+        carbons.append(("C", (r_cc * cos_p, r_cc * sin_p, 0.0)))
+        hydrogens.append(("H", ((r_cc + r_ch) * cos_p, (r_cc + r_ch) * sin_p, 0.0)))
+    return tuple(carbons + hydrogens)
 
 
-# name -> (atoms, charge, 2S, source)
-LIBRARY: dict[str, tuple] = {
-    "H": (_atom("H"), 0, 1, "atom"),
-    "He": (_atom("He"), 0, 0, "atom"),
-    "Li": (_atom("Li"), 0, 1, "atom"),
-    "C": (_atom("C"), 0, 2, "atom, 3P ground state"),
-    "N": (_atom("N"), 0, 3, "atom, 4S ground state"),
-    "O": (_atom("O"), 0, 2, "atom, 3P ground state"),
-    "F": (_atom("F"), 0, 1, "atom"),
-    "Ne": (_atom("Ne"), 0, 0, "atom"),
-    "H2": (_diatomic("H", "H", 0.7414), 0, 0, _CCCBDB),
-    "H2+": (_diatomic("H", "H", 1.052), 1, 1, "H2+ equilibrium bond length 1.052 A (Huber & Herzberg)"),
-    "LiH": (_diatomic("Li", "H", 1.5949), 0, 0, _CCCBDB),
-    "HF": (_diatomic("H", "F", 0.9168), 0, 0, _CCCBDB),
-    "N2": (_diatomic("N", "N", 1.0977), 0, 0, _CCCBDB),
-    "CO": (_diatomic("C", "O", 1.1283), 0, 0, _CCCBDB),
-    "O2": (_diatomic("O", "O", 1.2075), 0, 2, _CCCBDB + ", triplet ground state"),
-    "water": (_bent("O", "H", 0.9572, 104.52), 0, 0, _CCCBDB),
-    "ammonia": (_pyramidal("N", "H", 1.012, 106.7), 0, 0, _CCCBDB),
-    "methane": (_tetrahedral("C", "H", 1.087), 0, 0, _CCCBDB),
-    "OH-": (_diatomic("O", "H", 0.9643), -1, 0, "OH- bond length 0.9643 A (CCCBDB)"),
+# --- sources ---
+
+_HH = "Huber & Herzberg, Constants of Diatomic Molecules (1979), NIST WebBook"
+_CCCBDB = "NIST CCCBDB experimental geometry"
+_STRETCHED = "stretched geometry for dissociation curves"
+_W4_11 = (
+    "W4-11 benchmark TAE_e (Karton, Daon & Martin, Chem. Phys. Lett. 510, 165 (2011); reference values "
+    "of GMTKN55): high-level theoretical (W4) total atomization energy, nonrelativistic, clamped nuclei, "
+    "without zero-point energy; W4 agrees with ATcT experiment to ~0.2 kcal/mol once scalar-relativistic "
+    "and spin-orbit terms (omitted here, as in a nonrelativistic DFT calculation) are added back"
+)
+
+
+def _re(a: str, b: str, r: float, extra: str = "") -> str:
+    return f"experimental r_e({a}{b})={r} A ({_HH}){extra}"
+
+
+def _diatomic_entry(a, b, r, category, spin=0, charge=0, tae=None, extra=""):
+    return LibraryEntry(
+        _diatomic(a, b, r),
+        charge,
+        spin,
+        _re(a, b, r, extra),
+        category,
+        tae,
+        _W4_11 if tae is not None else "",
+    )
+
+
+def _w4(atoms, spin, source, category, tae, charge=0):
+    return LibraryEntry(atoms, charge, spin, source, category, tae, _W4_11)
+
+
+# name -> LibraryEntry, in display order: atoms, molecules, radicals, ions, stretched bonds.
+LIBRARY: dict[str, LibraryEntry] = {
+    s: LibraryEntry(_atom(s), 0, ATOM_GROUND_STATE_SPIN[s], _atom_source(s), "atom") for s in ATOM_GROUND_TERM
 }
+
+LIBRARY.update(
+    {
+        # --- closed-shell (and triplet O2) molecules ---
+        "H2": _diatomic_entry("H", "H", 0.74144, "molecule", tae=109.493),
+        "LiH": LibraryEntry(
+            _diatomic("Li", "H", 1.5949),
+            0,
+            0,
+            f"experimental r_e(LiH)=1.5949 A ({_HH}; NIST CCCBDB lists 1.595 A)",
+            "molecule",
+            58.00,
+            "experimental De = D0 + ZPE: D0=2.4287 eV and ZPE=we/2-wexe/4 with we=1405.65, wexe=23.20 cm-1 "
+            "(Huber & Herzberg 1979), De=2.5151 eV",
+        ),
+        "HF": _diatomic_entry("H", "F", 0.91681, "molecule", tae=141.640),
+        "HCl": _diatomic_entry("H", "Cl", 1.27455, "molecule", tae=107.499),
+        "F2": _diatomic_entry("F", "F", 1.41193, "molecule", tae=39.042),
+        "Cl2": _diatomic_entry("Cl", "Cl", 1.9879, "molecule", tae=59.750),
+        "N2": _diatomic_entry("N", "N", 1.09768, "molecule", tae=228.485),
+        "CO": _diatomic_entry("C", "O", 1.12832, "molecule", tae=259.727),
+        "O2": _diatomic_entry(
+            "O", "O", 1.20752, "molecule", spin=2, tae=120.824, extra=", triplet ground state"
+        ),
+        "C2": _diatomic_entry("C", "C", 1.24253, "molecule", tae=147.023, extra=", singlet ground state"),
+        "BH": _diatomic_entry("B", "H", 1.2324, "molecule", tae=84.995),
+        "P2": _diatomic_entry("P", "P", 1.8934, "molecule", tae=117.593),
+        "SiO": _diatomic_entry("Si", "O", 1.50974, "molecule", tae=193.052),
+        "CS": _diatomic_entry("C", "S", 1.53494, "molecule", tae=172.218),
+        "water": _w4(
+            _bent("O", "H", 0.9578, 104.48),
+            0,
+            f"{_CCCBDB}: r(OH)=0.9578 A, HOH=104.48 deg",
+            "molecule",
+            232.974,
+        ),
+        "ammonia": _w4(
+            _pyramidal("N", "H", 1.012, 106.67),
+            0,
+            f"{_CCCBDB}: r(NH)=1.012 A, HNH=106.67 deg",
+            "molecule",
+            298.018,
+        ),
+        "methane": _w4(
+            _tetrahedral("C", "H", 1.087), 0, f"{_CCCBDB}: r(CH)=1.087 A, tetrahedral", "molecule", 420.420
+        ),
+        "silane": _w4(
+            _tetrahedral("Si", "H", 1.480), 0, f"{_CCCBDB}: r(SiH)=1.480 A, tetrahedral", "molecule", 324.945
+        ),
+        "CO2": _w4(
+            _linear(("O", "C", "O"), (1.1600, 1.1600)),
+            0,
+            "experimental r_e(CO)=1.1600 A, linear (NIST CCCBDB lists the vibrationally averaged 1.1621 A)",
+            "molecule",
+            390.141,
+        ),
+        "acetylene": _w4(
+            _linear(("H", "C", "C", "H"), (1.063, 1.203, 1.063)),
+            0,
+            f"{_CCCBDB}: r(CC)=1.203 A, r(CH)=1.063 A, linear",
+            "molecule",
+            405.525,
+        ),
+        "ethylene": _w4(
+            _ethylene(1.339, 1.086, 117.6),
+            0,
+            f"{_CCCBDB}: r(CC)=1.339 A, r(CH)=1.086 A, HCH=117.6 deg, planar",
+            "molecule",
+            564.095,
+        ),
+        "formaldehyde": _w4(
+            _planar_x2y("C", "H", "O", 1.111, 1.205, 116.133),
+            0,
+            f"{_CCCBDB} (Gurvich): r(CO)=1.205 A, r(CH)=1.111 A, HCH=116.133 deg, planar",
+            "molecule",
+            374.658,
+        ),
+        "benzene": LibraryEntry(
+            _benzene(1.397, 1.084),
+            0,
+            0,
+            "experimental r(CC)=1.397 A, r(CH)=1.084 A, planar D6h (classic vibrationally averaged values; "
+            "the equilibrium structure is shorter, CC 1.3914 A and CH 1.0802 A: Gauss & Stanton, "
+            "J. Phys. Chem. A 104, 2865 (2000))",
+            "molecule",
+        ),
+        # --- radicals (open-shell doublets and triplets) ---
+        "OH": _diatomic_entry("O", "H", 0.96966, "radical", spin=1, tae=107.208, extra=", 2Pi"),
+        "NO": _diatomic_entry("N", "O", 1.15077, "radical", spin=1, tae=152.745, extra=", 2Pi"),
+        "CN": _diatomic_entry("C", "N", 1.17182, "radical", spin=1, tae=181.350, extra=", 2Sigma+"),
+        "CH": _diatomic_entry("C", "H", 1.1199, "radical", spin=1, tae=84.221, extra=", 2Pi"),
+        "NH": _diatomic_entry("N", "H", 1.03621, "radical", spin=2, tae=83.096, extra=", 3Sigma-"),
+        "SH": _diatomic_entry("S", "H", 1.3409, "radical", spin=1, tae=87.731, extra=", 2Pi"),
+        "CH3": _w4(
+            _trigonal_planar("C", "H", 1.079),
+            1,
+            "experimental r(CH)=1.079 A, planar D3h (as tabulated in NIST CCCBDB)",
+            "radical",
+            307.870,
+        ),
+        "CH2 (triplet)": _w4(
+            _bent("C", "H", 1.085, 135.5),
+            2,
+            f"{_CCCBDB}: r(CH)=1.085 A, HCH=135.5 deg, 3B1 ground state (older and less precise than "
+            "the other geometries here)",
+            "radical",
+            190.745,
+        ),
+        # --- ions ---
+        "H2+": LibraryEntry(_diatomic("H", "H", 1.052), 1, 1, f"experimental r_e(HH)=1.052 A ({_HH})", "ion"),
+        "OH-": LibraryEntry(
+            _diatomic("O", "H", 0.9643),
+            -1,
+            0,
+            "experimental r(OH)=0.9643 A (NIST CCCBDB lists 0.964 A)",
+            "ion",
+        ),
+        "NH4+": LibraryEntry(
+            _tetrahedral("N", "H", 1.029), 1, 0, f"{_CCCBDB}: r(NH)=1.029 A, tetrahedral", "ion"
+        ),
+        "Li+": LibraryEntry(_atom("Li"), 1, 0, "free ion, closed shell 1S (NIST ASD)", "ion"),
+        "F-": LibraryEntry(_atom("F"), -1, 0, "free ion, closed shell 1S (NIST ASD)", "ion"),
+    }
+)
+
+LIBRARY.update(
+    {
+        f"H2 (R={r} A)": LibraryEntry(_diatomic("H", "H", r), 0, 0, _STRETCHED, "stretched bond")
+        for r in (0.5, 1.0, 1.5, 2.0, 3.0)
+    }
+)
+LIBRARY.update(
+    {
+        f"H2+ (R={r} A)": LibraryEntry(_diatomic("H", "H", r), 1, 1, _STRETCHED, "stretched bond")
+        for r in (1.5, 2.0, 3.0, 5.0)
+    }
+)
+
+
+def library_names(category: str | None = None) -> list[str]:
+    """Names in LIBRARY, in order; only those of ``category`` (one of CATEGORIES) if given."""
+    if category is None:
+        return list(LIBRARY)
+    if category not in CATEGORIES:
+        raise InputError(f"unknown category {category!r}: choose one of {', '.join(CATEGORIES)}")
+    return [name for name, entry in LIBRARY.items() if entry.category == category]
+
+
+def _library_key(name: str) -> str:
+    wanted = name.strip().lower()
+    for key in LIBRARY:
+        if key.lower() == wanted:
+            return key
+    raise InputError(f"unknown molecule name {name!r}: choose one of {', '.join(LIBRARY)}")
+
+
+def library_entry(name: str) -> LibraryEntry:
+    """The LibraryEntry called ``name`` (case-insensitive), else InputError listing the choices."""
+    return LIBRARY[_library_key(name)]
 
 
 def from_library(name: str, basis: str = "cc-pvdz") -> Molecule:
     """A named system from LIBRARY (case-insensitive), with its geometry's source."""
-    for key, (atoms, charge, spin, source) in LIBRARY.items():
-        if key.lower() == name.strip().lower():
-            return validate(Molecule(atoms, charge, spin, basis, key, source))
-    raise InputError(f"unknown molecule name {name!r}: choose one of {', '.join(LIBRARY)}")
+    key = _library_key(name)
+    entry = LIBRARY[key]
+    return validate(Molecule(entry.atoms, entry.charge, entry.spin, basis, key, entry.source))

@@ -13,8 +13,12 @@ import hashlib
 import io
 import json
 import os
+import socket
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +41,18 @@ CREATE TABLE IF NOT EXISTS results (
     request TEXT NOT NULL,
     result TEXT NOT NULL,
     dm BLOB
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL
 )
 """
+#: A claim by a process on another host is presumed abandoned after this long (seconds); on this
+#: host a claim is abandoned as soon as its process is gone.
+FOREIGN_CLAIM_TIMEOUT = 24 * 3600.0
 
 
 def default_path() -> Path:
@@ -87,7 +101,10 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute(_SCHEMA)
+                db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+                if "name" not in columns:  # databases written before names were kept
+                    db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
         except (sqlite3.DatabaseError, OSError) as err:
             raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
 
@@ -110,15 +127,25 @@ class ResultsStore:
         result["dm"] = None if rows[0][1] is None else np.load(io.BytesIO(rows[0][1]), allow_pickle=False)
         return result
 
-    def put(self, key: str, request: dict, result: dict, formula: str, dm: np.ndarray | None = None) -> None:
-        """Stores ``result`` (JSON-ready, no arrays) and its density matrix under ``key``."""
+    def put(
+        self,
+        key: str,
+        request: dict,
+        result: dict,
+        formula: str,
+        dm: np.ndarray | None = None,
+        name: str = "",
+    ) -> None:
+        """Stores ``result`` (JSON-ready, no arrays) and its density matrix under ``key``;
+        ``name`` is the molecule's label, shown in listings."""
         blob = None
         if dm is not None:
             buffer = io.BytesIO()
             np.save(buffer, np.asarray(dm), allow_pickle=False)
             blob = buffer.getvalue()
         self._run(
-            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO results (key, created, formula, functional, basis, request, result, dm, "
+            "name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 time.time(),
@@ -128,22 +155,89 @@ class ResultsStore:
                 json.dumps(request, sort_keys=True),
                 json.dumps(result),
                 blob,
+                name,
             ),
         )
 
     def list(self, search: str = "") -> list[dict]:
-        """Stored results, newest first: key, created (Unix time), formula, functional, basis,
-        energy; ``search`` filters by a substring of formula, functional or basis."""
-        pattern = f"%{search}%"
+        """Stored results, newest first: key, created (Unix time), name, formula, functional,
+        basis, charge, spin (2S), energy (Hartree); ``search`` filters by a substring
+        (case-insensitive) of name, formula, functional or basis."""
+        pattern = f"%{search.strip()}%"
         rows = self._run(
-            "SELECT key, created, formula, functional, basis, json_extract(result, '$.energy') "
-            "FROM results WHERE formula LIKE ? OR functional LIKE ? OR basis LIKE ? "
+            "SELECT key, created, name, formula, functional, basis, json_extract(request, '$.charge'), "
+            "json_extract(request, '$.spin'), json_extract(result, '$.energy') FROM results "
+            "WHERE name LIKE ? OR formula LIKE ? OR functional LIKE ? OR basis LIKE ? "
             "ORDER BY created DESC",
-            (pattern, pattern, pattern),
+            (pattern,) * 4,
         )
-        names = ("key", "created", "formula", "functional", "basis", "energy")
+        names = ("key", "created", "name", "formula", "functional", "basis", "charge", "spin", "energy")
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def request(self, key: str) -> dict | None:
+        """The canonical request stored under ``key`` (see canonical_request), or None."""
+        rows = self._run("SELECT request FROM results WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
 
     def delete(self, key: str) -> None:
         """Removes the result stored under ``key`` (nothing if absent)."""
         self._run("DELETE FROM results WHERE key = ?", (key,))
+
+    @contextmanager
+    def exclusive(
+        self, key: str, on_wait: Callable[[dict], None] | None = None, poll: float = 0.25
+    ) -> Iterator:
+        """Holds the claim on ``key`` for the duration of the block, so that of several sessions
+        or processes asking for the same new calculation, one computes and the others wait.
+
+        Waits while a live holder (a running process on this host, or any claim on another host
+        younger than FOREIGN_CLAIM_TIMEOUT) has it; ``on_wait`` is called once with the holder's
+        row when waiting starts. Abandoned claims (their process is gone) are taken over.
+        """
+        owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        waiting = False
+        while not self._try_claim(key, owner):
+            holder = self._holder(key)
+            if holder is None:
+                continue  # released between our two queries
+            if not _claim_alive(holder):
+                self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, holder["owner"]))
+                continue
+            if on_wait is not None and not waiting:
+                on_wait(holder)
+            waiting = True
+            time.sleep(poll)
+        try:
+            yield
+        finally:
+            self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def _try_claim(self, key: str, owner: str) -> bool:
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+                    (key, owner, socket.gethostname(), os.getpid(), time.time()),
+                )
+            return True
+        except sqlite3.IntegrityError:
+            return False
+        except sqlite3.DatabaseError as err:
+            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+
+    def _holder(self, key: str) -> dict | None:
+        rows = self._run("SELECT owner, host, pid, started FROM claims WHERE key = ?", (key,))
+        return dict(zip(("owner", "host", "pid", "started"), rows[0], strict=True)) if rows else None
+
+
+def _claim_alive(holder: dict) -> bool:
+    """Whether the process holding a claim may still be computing."""
+    if holder["host"] != socket.gethostname():
+        return time.time() - holder["started"] < FOREIGN_CLAIM_TIMEOUT
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True

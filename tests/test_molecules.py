@@ -1,5 +1,9 @@
 """Molecule parsing and validation: every bad input is an InputError naming the problem."""
 
+import math
+import re
+
+import numpy as np
 import pytest
 
 from explorer import molecules
@@ -71,3 +75,163 @@ def test_library_and_basis():
         molecules.from_library("water", basis="no-such-basis").to_pyscf()
     with pytest.raises(InputError, match="unknown molecule"):
         molecules.from_library("unobtainium")
+
+
+# --- the library -------------------------------------------------------------------------------
+
+_SYMBOL = re.compile(r"[A-Z][a-z]?")
+
+
+def _coords(name):
+    mol = molecules.from_library(name)
+    return [s for s, _ in mol.atoms], np.array([xyz for _, xyz in mol.atoms])
+
+
+def _angle(a, b, c):
+    u, v = a - b, c - b
+    return math.degrees(math.acos(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))))
+
+
+def test_library_size_categories_and_sources():
+    assert len(molecules.LIBRARY) >= 45
+    names_lower = [n.lower() for n in molecules.LIBRARY]
+    assert len(set(names_lower)) == len(names_lower)  # lookup is case-insensitive
+    for name, entry in molecules.LIBRARY.items():
+        assert isinstance(entry, molecules.LibraryEntry)
+        assert entry.category in molecules.CATEGORIES, name
+        assert entry.source.strip(), name
+        mol = molecules.from_library(name)  # validates
+        assert (mol.charge, mol.spin, mol.source) == (entry.charge, entry.spin, entry.source)
+    assert molecules.library_names() == list(molecules.LIBRARY)
+    assert sum(len(molecules.library_names(c)) for c in molecules.CATEGORIES) == len(molecules.LIBRARY)
+    assert len(molecules.library_names("molecule")) >= 20
+    with pytest.raises(InputError, match="category"):
+        molecules.library_names("soup")
+
+
+def test_existing_names_still_work():
+    for name in ("H", "C", "water", "ammonia", "methane", "H2", "H2+", "OH-", "O2", "N2", "LiH", "HF"):
+        assert molecules.from_library(name.lower()).name == name
+    assert molecules.from_library("  h2+ (r=2.0 a) ").name == "H2+ (R=2.0 A)"
+    with pytest.raises(InputError, match="benzene"):  # the message lists the choices
+        molecules.from_library("unobtainium")
+
+
+def test_atoms_h_to_ar_ground_state_spins():
+    expected = {
+        "H": (1, "2S"), "He": (0, "1S"), "Li": (1, "2S"), "Be": (0, "1S"), "B": (1, "2P"), "C": (2, "3P"),
+        "N": (3, "4S"), "O": (2, "3P"), "F": (1, "2P"), "Ne": (0, "1S"), "Na": (1, "2S"), "Mg": (0, "1S"),
+        "Al": (1, "2P"), "Si": (2, "3P"), "P": (3, "4S"), "S": (2, "3P"), "Cl": (1, "2P"), "Ar": (0, "1S"),
+    }  # fmt: skip
+    assert molecules.library_names("atom") == list(expected)
+    assert molecules.ATOM_GROUND_STATE_SPIN == {s: spin for s, (spin, _) in expected.items()}
+    for symbol, (spin, term) in expected.items():
+        entry = molecules.LIBRARY[symbol]
+        assert (entry.spin, entry.charge, len(entry.atoms)) == (spin, 0, 1)
+        assert f"ground term {term}" in entry.source
+        atom = molecules.atom_molecule(symbol.lower(), basis="sto-3g")
+        assert (atom.formula(), atom.spin, atom.charge, atom.basis) == (symbol, spin, 0, "sto-3g")
+    with pytest.raises(InputError, match="H to Ar"):
+        molecules.atom_molecule("K")
+
+
+def test_bond_lengths_and_angles_match_their_sources():
+    """Every 'r(XY)=d A' and 'XYZ=a deg' written in a source string is realised by the coordinates."""
+    checked = 0
+    for name, entry in molecules.LIBRARY.items():
+        symbols, xyz = _coords(name)
+        for label, value in re.findall(r"r(?:_e)?\(([A-Za-z]+)\)=([\d.]+) A", entry.source):
+            a, b = _SYMBOL.findall(label)
+            d = [
+                np.linalg.norm(xyz[i] - xyz[j])
+                for i in range(len(xyz))
+                for j in range(len(xyz))
+                if i != j and symbols[i] == a and symbols[j] == b
+            ]
+            assert min(abs(x - float(value)) for x in d) < 1e-9, (name, label)
+            checked += 1
+        for label, value in re.findall(r"\b([A-Z][a-z]?[A-Z][a-z]?[A-Z][a-z]?)=([\d.]+) deg", entry.source):
+            a, b, c = _SYMBOL.findall(label)
+            angles = [
+                _angle(xyz[i], xyz[j], xyz[k])
+                for j in range(len(xyz))
+                for i in range(len(xyz))
+                for k in range(len(xyz))
+                if len({i, j, k}) == 3 and (symbols[i], symbols[j], symbols[k]) == (a, b, c)
+            ]
+            assert min(abs(x - float(value)) for x in angles) < 1e-9, (name, label)
+            checked += 1
+    assert checked >= 40
+
+
+def test_water_geometry():
+    symbols, xyz = _coords("water")
+    assert symbols == ["O", "H", "H"]
+    assert np.linalg.norm(xyz[1] - xyz[0]) == pytest.approx(0.9578, abs=1e-9)
+    assert np.linalg.norm(xyz[2] - xyz[0]) == pytest.approx(0.9578, abs=1e-9)
+    assert _angle(xyz[1], xyz[0], xyz[2]) == pytest.approx(104.48, abs=1e-9)
+
+
+def test_benzene_is_a_planar_regular_hexagon():
+    symbols, xyz = _coords("benzene")
+    carbons = xyz[[i for i, s in enumerate(symbols) if s == "C"]]
+    hydrogens = xyz[[i for i, s in enumerate(symbols) if s == "H"]]
+    assert len(carbons) == len(hydrogens) == 6
+    assert np.allclose(xyz[:, 2], 0.0)  # planar
+    for k in range(6):
+        assert np.linalg.norm(carbons[k] - carbons[(k + 1) % 6]) == pytest.approx(1.397, abs=1e-6)
+        assert np.linalg.norm(hydrogens[k] - carbons[k]) == pytest.approx(1.084, abs=1e-6)
+        assert _angle(carbons[k - 1], carbons[k], carbons[(k + 1) % 6]) == pytest.approx(120.0, abs=1e-9)
+
+
+def test_linear_and_tetrahedral_molecules():
+    for name in ("CO2", "acetylene"):
+        _, xyz = _coords(name)
+        assert np.allclose(xyz[:, :2], 0.0)  # all atoms on the z axis
+    symbols, xyz = _coords("CO2")
+    assert symbols == ["O", "C", "O"] and _angle(xyz[0], xyz[1], xyz[2]) == pytest.approx(180.0)
+    for name, center in (("methane", "C"), ("silane", "Si"), ("NH4+", "N")):
+        symbols, xyz = _coords(name)
+        assert symbols[0] == center and symbols[1:] == ["H"] * 4
+        for i in range(1, 5):
+            for j in range(i + 1, 5):
+                assert _angle(xyz[i], xyz[0], xyz[j]) == pytest.approx(109.4712206, abs=1e-6)
+    _, xyz = _coords("CH3")
+    assert np.allclose(xyz[:, 2], 0.0)  # planar methyl radical
+    assert molecules.from_library("CH3").spin == 1
+    assert molecules.from_library("CH2 (triplet)").spin == 2
+    assert molecules.from_library("NO").spin == molecules.from_library("OH").spin == 1
+
+
+def test_stretched_bonds_carry_their_length_in_the_name():
+    names = molecules.library_names("stretched bond")
+    expected = [f"H2 (R={r} A)" for r in ("0.5", "1.0", "1.5", "2.0", "3.0")]
+    expected += [f"H2+ (R={r} A)" for r in ("1.5", "2.0", "3.0", "5.0")]
+    assert names == expected
+    for name in names:
+        mol = molecules.from_library(name)
+        r = float(re.search(r"R=([\d.]+) A", name).group(1))
+        _, xyz = _coords(name)
+        assert np.linalg.norm(xyz[1] - xyz[0]) == pytest.approx(r, abs=1e-12)
+        assert (mol.charge, mol.spin) == ((1, 1) if name.startswith("H2+") else (0, 0))
+        assert mol.source == "stretched geometry for dissociation curves"
+
+
+def test_atomization_energies_have_sources():
+    with_tae = {n: e for n, e in molecules.LIBRARY.items() if e.atomization_kcal is not None}
+    assert len(with_tae) >= 20
+    for name, entry in with_tae.items():
+        assert entry.atomization_kcal > 0, name
+        assert entry.atomization_source.strip(), name
+        assert len(entry.atoms) >= 2 and entry.charge == 0, name
+    for entry in molecules.LIBRARY.values():
+        if entry.atomization_kcal is None:
+            assert entry.atomization_source == ""
+    # spot checks against the W4-11 table (kcal/mol, no zero-point energy)
+    assert molecules.library_entry("WATER").atomization_kcal == pytest.approx(232.974)
+    assert molecules.library_entry("methane").atomization_kcal == pytest.approx(420.420)
+    assert "W4-11" in molecules.library_entry("N2").atomization_source
+    with pytest.raises(ValueError, match="source"):
+        molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "atom", 1.0)
+    with pytest.raises(ValueError, match="category"):
+        molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "planet")

@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -79,3 +81,52 @@ def test_cli_second_identical_run_is_cached(tmp_path):
     assert second["energy"] == first["energy"] and first["converged"]
     no_cache = subprocess.run(args + ["--no-cache"], capture_output=True, text=True, env=env, timeout=300)
     assert json.loads(no_cache.stdout)["cached"] is False
+
+
+def test_two_sessions_asking_for_the_same_new_calculation_compute_it_once(tmp_path):
+    store = ResultsStore(tmp_path / "shared.sqlite3")
+    water = parse_atoms(WATER, basis="sto-3g")
+    start = threading.Barrier(2)
+    outcomes, computed = [], []
+
+    def session(label):
+        start.wait()
+        result, cached = run_scf_stored(
+            water, "B3LYP", store, grid=GridSpec(level=1), callback=lambda entry: computed.append(label)
+        )
+        outcomes.append((cached, result.energy))
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(c for c, _ in outcomes) == [False, True]
+    assert len(set(computed)) == 1  # SCF iterations ran in one session only
+    assert outcomes[0][1] == outcomes[1][1]
+    assert store._run("SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_two_cli_processes_compute_once(tmp_path):
+    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp_path / "cli.sqlite3"))
+    args = [sys.executable, "-m", "explorer", "scf", "--name", "water", "--basis", "6-31g"]
+    args += ["--functional", "PBE", "--json"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert sorted(o["cached"] for o in outputs) == [False, True]
+    assert outputs[0]["energy"] == outputs[1]["energy"]
+
+
+def test_abandoned_claim_is_taken_over(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    water = parse_atoms(WATER, basis="sto-3g")
+    request = canonical_request(water, "B3LYP", "RKS", GridSpec(level=1).as_dict(), None)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead_pid = int(finished.stdout)  # a process that has exited
+    store._run(
+        "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+        (request_key(request), "crashed", socket.gethostname(), dead_pid, 0.0),
+    )
+    result, cached = run_scf_stored(water, "B3LYP", store, grid=GridSpec(level=1))
+    assert not cached and result.converged
+    assert store.get(request_key(request)) is not None

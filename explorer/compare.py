@@ -1,0 +1,167 @@
+"""Side-by-side comparison of functionals on one molecule: energies, orbitals, dipoles, and
+optionally D3(BJ) dispersion and atomization energies against experiment.
+
+``compare_functionals`` computes (through the results store, so repeated requests and the free
+atoms are computed once) and returns raw rows in Hartree; ``comparison_table`` turns them into a
+display table in the user's unit with differences to a baseline functional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer import dispersion, units
+from explorer.errors import InputError
+from explorer.grids import GridSpec
+from explorer.molecules import LIBRARY, Molecule, atom_molecule
+from explorer.scf import Result, check_functional, run_scf_stored
+
+CLASSICAL = ("B3LYP", "PBE", "PBE0", "SCAN", "HF")
+DM21_FAMILY = ("DM21", "DM21m", "DM21mc", "DM21mu")
+B3LYP_NOTE = "B3LYP is PySCF's VWN-RPA flavour (VWN3, as in Gaussian), the default since PySCF 2.3."
+
+
+@dataclass
+class Row:
+    """One functional's results on the molecule (Hartree, Debye, seconds)."""
+
+    functional: str
+    result: Result
+    cached: bool
+    d3: float | None = None
+    atoms_energy: float | None = None
+
+    @property
+    def energy(self) -> float:
+        """Total energy, with the D3(BJ) correction when it was asked for (Hartree)."""
+        return self.result.energy + (self.d3 or 0.0)
+
+    @property
+    def atomization(self) -> float | None:
+        """Sum of free-atom energies minus the molecule's (Hartree; positive when bound)."""
+        return None if self.atoms_energy is None else self.atoms_energy - self.energy
+
+
+def experimental_atomization(molecule: Molecule) -> tuple[float, str] | None:
+    """(De in Hartree, source) when ``molecule`` is a library entry with an experimental
+    atomization energy and its geometry, charge and spin unchanged; else None."""
+    entry = LIBRARY.get(molecule.name)
+    if entry is None or entry.atomization_kcal is None:
+        return None
+    if (tuple(entry.atoms), entry.charge, entry.spin) != (molecule.atoms, molecule.charge, molecule.spin):
+        return None
+    return units.to_hartree(entry.atomization_kcal, "kcal/mol"), entry.atomization_source
+
+
+def atomization_applies(molecule: Molecule) -> str | None:
+    """None when an atomization energy is meaningful for ``molecule``, else the reason it is not."""
+    if len(molecule.atoms) < 2:
+        return "a single atom has no atomization energy"
+    if molecule.charge != 0:
+        return "atomization energies are shown for neutral molecules only"
+    return None
+
+
+def compare_functionals(
+    molecule: Molecule,
+    functionals: list[str],
+    store,
+    *,
+    grid: GridSpec | None = None,
+    with_dispersion: bool = False,
+    with_atomization: bool = False,
+    progress: Callable[[dict], None] | None = None,
+) -> list[Row]:
+    """Runs every functional on ``molecule`` (and, with ``with_atomization``, on its free atoms in
+    their ground spin states, same basis and grid) through ``store``. ``progress`` receives the SCF
+    iteration dicts of run_scf with an added "task" label (e.g. "DM21: free atom O")."""
+    if not functionals:
+        raise InputError("choose at least one functional")
+    functionals = list(dict.fromkeys(check_functional(f) for f in functionals))
+    if with_atomization and (reason := atomization_applies(molecule)):
+        raise InputError(reason)
+    grid = grid or GridSpec()
+    rows = []
+    for functional in functionals:
+        result, cached = _run(molecule, functional, store, grid, functional, progress)
+        row = Row(functional, result, cached)
+        if with_dispersion:
+            row.d3 = dispersion.d3bj_energy(molecule, functional)
+        if with_atomization:
+            row.atoms_energy = 0.0
+            for symbol in sorted({s for s, _ in molecule.atoms}):
+                count = sum(1 for s, _ in molecule.atoms if s == symbol)
+                atom = atom_molecule(symbol, molecule.basis)
+                atom_result, _ = _run(
+                    atom, functional, store, grid, f"{functional}: free atom {symbol}", progress
+                )
+                row.atoms_energy += count * atom_result.energy
+        rows.append(row)
+    return rows
+
+
+def _run(molecule, functional, store, grid, task, progress):
+    def report(entry):
+        if progress is not None:
+            progress({**entry, "task": task})
+
+    def waiting(holder):
+        if progress is not None:
+            progress({"task": task, "stage": "waiting for the same calculation in another session"})
+
+    result, cached = run_scf_stored(molecule, functional, store, grid=grid, callback=report, on_wait=waiting)
+    if progress is not None:
+        progress({"task": task, "stage": "from the store" if cached else "done", "energy": result.energy})
+    return result, cached
+
+
+def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "kcal/mol") -> list[dict]:
+    """Display rows: total energy and E_xc (Hartree), difference to ``baseline`` (default: the
+    first row) and atomization energies in ``unit``, HOMO/LUMO/gap in eV, |dipole| in Debye,
+    <S^2>, SCF cycles, time (s) and whether the result came from the store."""
+    if not rows:
+        return []
+    names = [r.functional for r in rows]
+    base = next((r for r in rows if r.functional.lower() == (baseline or names[0]).lower()), None)
+    if base is None:
+        raise InputError(f"baseline {baseline!r} is not among the functionals run ({', '.join(names)})")
+    has_d3 = any(r.d3 is not None for r in rows)
+    table = []
+    for r in rows:
+        res = r.result
+        line = {"functional": r.functional, "E (Ha)": res.energy}
+        if has_d3:
+            line["D3(BJ) (Ha)"] = r.d3
+            line["E + D3(BJ) (Ha)"] = r.energy
+        line[f"ΔE vs {base.functional} ({unit})"] = units.from_hartree(r.energy - base.energy, unit)
+        line["E_xc (Ha)"] = res.e_xc
+        line["HOMO (eV)"] = units.from_hartree(res.homo, "eV")
+        line["LUMO (eV)"] = units.from_hartree(res.lumo, "eV")
+        line["gap (eV)"] = units.from_hartree(res.gap, "eV")
+        line["|dipole| (D)"] = float(np.linalg.norm(res.dipole))
+        line["<S²>"] = res.s2
+        if r.atoms_energy is not None:
+            line[f"atomization ({unit})"] = units.from_hartree(r.atomization, unit)
+        line["SCF cycles"] = res.cycles
+        line["time (s)"] = res.scf_seconds
+        line["from store"] = r.cached
+        table.append(line)
+    return table
+
+
+def atomization_reference(rows: list[Row], molecule: Molecule, unit: str) -> dict | None:
+    """The experimental atomization energy in ``unit`` with its source, and each functional's
+    error (computed minus experiment), when the library has a value for ``molecule``."""
+    reference = experimental_atomization(molecule)
+    if reference is None or not any(r.atoms_energy is not None for r in rows):
+        return None
+    value, source = reference
+    errors = {
+        r.functional: units.from_hartree(r.atomization - value, unit)
+        for r in rows
+        if r.atomization is not None
+    }
+    return {"value": units.from_hartree(value, unit), "unit": unit, "source": source, "errors": errors}

@@ -1,0 +1,173 @@
+"""Compare: one molecule, several functionals, side by side."""
+
+import streamlit as st
+
+from explorer import ExplorerError, GridSpec, ResultsStore, network, units
+from explorer.compare import (
+    B3LYP_NOTE,
+    CLASSICAL,
+    DM21_FAMILY,
+    atomization_applies,
+    atomization_reference,
+    compare_functionals,
+    comparison_table,
+)
+from explorer.dispersion import DM21_NOTE
+from explorer.exports import comparison_script, table_csv, table_json
+from explorer.plots import difference_bar_figure, scf_progress_figure
+from pages.ui.molecule_input import molecule_input, size_guard
+from pages.ui.viewer import show_molecule
+
+st.title("Compare functionals")
+st.markdown(
+    "Run DM21 and classical functionals on the same molecule, basis set and grid. Total energies "
+    "of different functionals differ by a lot and mean little on their own; look at **differences** "
+    "that chemistry cares about: atomization energies against experiment, orbital energies and the "
+    "HOMO-LUMO gap (DM21's are closer to ionization energies than B3LYP's), dipoles and <S²>."
+)
+
+
+@st.cache_resource(show_spinner="Loading the DM21 network…")
+def loaded_network(name: str):
+    """The DM21 network ``name``, loaded once per server process and shared by all sessions."""
+    return network.load_network(name)
+
+
+@st.cache_resource
+def results_store() -> ResultsStore:
+    """The results database shared by every session of this server (and the CLI)."""
+    return ResultsStore()
+
+
+choose, view = st.columns([3, 2])
+with choose:
+    molecule = molecule_input()
+with view:
+    if molecule is not None:
+        show_molecule(molecule, height=330)
+
+left, middle, right = st.columns(3)
+functionals = left.multiselect(
+    "Functionals", DM21_FAMILY + CLASSICAL, default=["DM21", "B3LYP"], key="cmp_functionals"
+)
+baseline = middle.selectbox("Baseline for differences", functionals or ["DM21"], key="cmp_baseline")
+unit = right.selectbox("Energy unit", units.UNITS, index=units.UNITS.index("kcal/mol"), key="cmp_unit")
+with_d3 = left.checkbox(
+    "Add D3(BJ) dispersion",
+    key="cmp_d3",
+    help=f"Grimme's D3 with Becke-Johnson damping (simple-dftd3), as in the DM21 paper. {DM21_NOTE}",
+)
+with_atomization = middle.checkbox(
+    "Atomization energies",
+    key="cmp_atomization",
+    help="Free atoms in their ground spin states are computed once and kept in the results store.",
+)
+
+if molecule is not None and functionals:
+    allowed = size_guard(molecule, functionals)
+    if st.button("Run comparison", type="primary", disabled=not allowed, key="cmp_run"):
+        if with_atomization and (reason := atomization_applies(molecule)):
+            st.error(reason)
+        else:
+            chart = st.empty()
+            with st.status("Running…", expanded=True) as status:
+                history: list[dict] = []
+
+                def progress(event: dict) -> None:
+                    if "cycle" in event:
+                        history.append(event)
+                        status.update(
+                            label=f"{event['task']} — {event['stage']}: iteration {event['cycle']}, "
+                            f"E = {event['energy']:.8f} Ha"
+                        )
+                        current = [h for h in history if h["task"] == event["task"]]
+                        chart.plotly_chart(
+                            scf_progress_figure(current, event["task"]), key=f"live{len(history)}"
+                        )
+                    else:
+                        status.write(f"{event['task']}: {event['stage']}")
+
+                try:
+                    for name in functionals:
+                        if network.is_dm21(name):
+                            loaded_network(name)
+                    rows = compare_functionals(
+                        molecule,
+                        functionals,
+                        results_store(),
+                        grid=GridSpec(),
+                        with_dispersion=with_d3,
+                        with_atomization=with_atomization,
+                        progress=progress,
+                    )
+                except ExplorerError as err:
+                    status.update(label="failed", state="error")
+                    st.error(str(err))
+                else:
+                    status.update(label="done", state="complete", expanded=False)
+                    chart.empty()
+                    st.session_state["cmp_last"] = {
+                        "molecule": molecule,
+                        "rows": rows,
+                        "options": (tuple(functionals), with_d3, with_atomization),
+                    }
+
+last = st.session_state.get("cmp_last")
+if last is not None:
+    molecule_run, rows = last["molecule"], last["rows"]
+    functionals_run, d3_run, atomization_run = last["options"]
+    if baseline not in functionals_run:
+        baseline = functionals_run[0]
+    table = comparison_table(rows, baseline, unit)
+    st.subheader(f"{molecule_run.name or molecule_run.formula()} / {molecule_run.basis}")
+    st.dataframe(table, hide_index=True)
+    delta = f"ΔE vs {baseline} ({unit})"
+    st.plotly_chart(
+        difference_bar_figure([r["functional"] for r in table], [r[delta] for r in table], delta),
+        key="cmp_bars",
+    )
+    notes = ["Energies on the DM21 reference grid (level 3, pruned); orbital energies in eV."]
+    if "B3LYP" in functionals_run:
+        notes.append(B3LYP_NOTE)
+    if d3_run:
+        notes.append(f"D3(BJ) without the three-body term. {DM21_NOTE}")
+    st.caption(" ".join(notes))
+    reference = atomization_reference(rows, molecule_run, unit) if atomization_run else None
+    if reference is not None:
+        errors = ", ".join(f"{f} {e:+.2f}" for f, e in reference["errors"].items())
+        st.markdown(
+            f"**Experimental atomization energy** {reference['value']:.2f} {unit} "
+            f"(source: {reference['source']}). Error, computed minus experiment: {errors} {unit}."
+        )
+    elif atomization_run:
+        st.caption("The library has no experimental atomization energy for this molecule.")
+
+    stem = (molecule_run.name or molecule_run.formula()).replace(" ", "_")
+    metadata = {
+        "molecule": molecule_run.name or molecule_run.formula(),
+        "basis": molecule_run.basis,
+        "charge": molecule_run.charge,
+        "spin_2S": molecule_run.spin,
+        "grid": GridSpec().as_dict(),
+        "unit": unit,
+        "notes": notes,
+    }
+    script = comparison_script(
+        molecule_run,
+        list(functionals_run),
+        with_dispersion=d3_run,
+        with_atomization=atomization_run,
+        baseline=baseline,
+        unit=unit,
+    )
+    a, b, c, d = st.columns(4)
+    a.download_button("Table (CSV)", table_csv(table), f"{stem}_compare.csv", "text/csv", key="dl_csv")
+    b.download_button(
+        "Table (JSON)",
+        table_json(table, **metadata),
+        f"{stem}_compare.json",
+        "application/json",
+        key="dl_json",
+    )
+    c.download_button("Molecule (XYZ)", molecule_run.xyz(), f"{stem}.xyz", "chemical/x-xyz", key="dl_xyz")
+    d.download_button("Python script", script, f"{stem}_compare.py", "text/x-python", key="dl_py")

@@ -1,0 +1,102 @@
+"""History: every stored calculation, searchable; re-open or delete."""
+
+from datetime import datetime
+
+import streamlit as st
+
+from explorer import ExplorerError, ResultsStore, units
+from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
+from explorer.exports import table_csv, table_json
+from explorer.molecules import Molecule
+from pages.ui.molecule_input import keep_choice, set_choice
+
+keep_choice()
+st.title("History")
+st.markdown(
+    "Every calculation the app or the command line has finished is kept in a results database, "
+    "keyed by everything that decides its numbers (geometry, basis, functional, charge, spin, grid, "
+    "code version). Asking again for the same calculation answers at once. Search, look at a stored "
+    "result again, open its molecule in Compare, or delete it."
+)
+
+try:
+    store = ResultsStore()
+except ExplorerError as err:
+    st.error(str(err))
+    st.stop()
+
+search = st.text_input("Search (name, formula, functional or basis)", key="hist_search")
+entries = store.list(search)
+st.caption(f"{len(entries)} stored result(s) in {store.path}")
+if not entries:
+    st.info("Nothing stored yet: run a comparison first." if not search else "No stored result matches.")
+    st.stop()
+
+listing = [
+    {
+        "when": datetime.fromtimestamp(e["created"]).strftime("%Y-%m-%d %H:%M"),
+        "molecule": e["name"] or e["formula"],
+        "formula": e["formula"],
+        "functional": e["functional"],
+        "basis": e["basis"],
+        "charge": e["charge"],
+        "2S": e["spin"],
+        "E (Ha)": e["energy"],
+    }
+    for e in entries
+]
+st.dataframe(listing, hide_index=True)
+st.download_button("List (CSV)", table_csv(listing), "dm21_explorer_history.csv", "text/csv", key="hist_csv")
+
+labels = {
+    e["key"]: f"{row['when']} · {row['molecule']} · {row['functional']}/{row['basis']}"
+    for e, row in zip(entries, listing, strict=True)
+}
+key = st.selectbox("Stored result", list(labels), format_func=labels.get, key="hist_pick")
+stored, request = store.get(key), store.request(key)
+if stored is None or request is None:
+    st.warning("That result was deleted meanwhile.")
+    st.stop()
+
+details = [
+    {"quantity": "total energy", "Hartree": stored["energy"]},
+    {"quantity": "one-electron", "Hartree": stored["e1"]},
+    {"quantity": "Coulomb", "Hartree": stored["coulomb"]},
+    {"quantity": "exchange-correlation", "Hartree": stored["e_xc"]},
+    {"quantity": "nuclear repulsion", "Hartree": stored["nuclear"]},
+    {"quantity": "HOMO", "Hartree": stored["homo"]},
+    {"quantity": "LUMO", "Hartree": stored["lumo"]},
+]
+for line in details:
+    line["eV"] = units.from_hartree(line["Hartree"], "eV")
+st.dataframe(details, hide_index=True, key="hist_details")
+st.caption(
+    f"{stored['kind']}, {stored['cycles']} SCF cycles, {stored['scf_seconds']:.1f} s, "
+    f"{stored['n_basis']} basis functions, {stored['n_grid_points']} grid points, grid {stored['grid']}."
+    + (f" {B3LYP_NOTE}" if stored["functional"] == "B3LYP" else "")
+)
+molecule = Molecule(
+    tuple((s, tuple(xyz)) for s, xyz in request["atoms"]),
+    request["charge"],
+    request["spin"],
+    request["basis"],
+    labels[key].split(" · ")[1],
+)
+a, b, c = st.columns(3)
+a.download_button(
+    "Result (JSON)",
+    table_json([{k: v for k, v in stored.items() if k != "dm"}], request=request),
+    f"{molecule.formula()}_{stored['functional']}.json",
+    "application/json",
+    key="hist_json",
+)
+if b.button("Open molecule in Compare", key="hist_open"):
+    set_choice("XYZ", molecule.basis, molecule.charge, molecule.spin, mi_xyz=molecule.xyz())
+    offered = DM21_FAMILY + CLASSICAL
+    st.session_state["cmp_functionals"] = (
+        [stored["functional"]] if stored["functional"] in offered else ["DM21"]
+    )
+    st.switch_page("pages/1_Compare.py")
+if c.button("Delete", key="hist_delete"):
+    store.delete(key)
+    st.rerun()

@@ -1,0 +1,160 @@
+"""The molecule chooser shared by every page: library, SMILES, XYZ (pasted or uploaded) or a
+drawing; charge and spin inferred and editable; a basis set; the choice kept across pages.
+
+Widget values live in st.session_state under the keys in KEYS; ``keep_choice`` re-assigns them at
+the top of each page so Streamlit does not drop them when another page is shown.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import ExplorerError, InputError, Molecule, from_library, from_smiles, parse_xyz
+from explorer.molecules import LIBRARY
+from explorer.scf import estimated_seconds
+
+SOURCES = ("Library", "SMILES", "XYZ", "Draw")
+BASES = ("sto-3g", "6-31g", "6-31g*", "def2-svp", "cc-pvdz", "aug-cc-pvdz", "def2-tzvp", "cc-pvtz")
+KEYS = ("mi_source", "mi_library", "mi_smiles", "mi_xyz", "mi_basis", "mi_charge", "mi_spin")
+DEFAULTS = {
+    "mi_source": "Library",
+    "mi_library": "water",
+    "mi_smiles": "OCC",
+    "mi_xyz": "3\nwater\nO 0.0 0.0 0.0\nH 0.0 0.757 0.587\nH 0.0 -0.757 0.587\n",
+    "mi_basis": "6-31g",
+}
+#: Interactive runs above either limit ask for confirmation first.
+MAX_BASIS_FUNCTIONS = 150
+MAX_SECONDS = 120.0
+
+
+def keep_choice() -> None:
+    """Keeps the molecule widgets' values when the user moves between pages."""
+    for key in KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+
+
+def set_choice(source: str, basis: str, charge: int, spin: int, **values) -> None:
+    """Pre-fills the chooser (e.g. from a stored result) before the widgets are drawn."""
+    st.session_state.update({"mi_source": source, "mi_basis": basis, **values})
+    st.session_state["mi_charge"], st.session_state["mi_spin"] = charge, spin
+    st.session_state["mi_inferred_for"] = _identity(source, values)
+
+
+def _identity(source: str, values: dict) -> tuple:
+    return (source, values.get("mi_library"), values.get("mi_smiles"), values.get("mi_xyz"))
+
+
+def molecule_input() -> Molecule | None:
+    """Draws the chooser and returns the validated molecule, or None after showing a one-line error."""
+    keep_choice()
+    source = st.segmented_control("Molecule from", SOURCES, key="mi_source") or "Library"
+    try:
+        base = _base_molecule(source)
+    except ExplorerError as err:
+        st.error(str(err))
+        return None
+    identity = _identity(source, {k: st.session_state.get(k) for k in KEYS})
+    if st.session_state.get("mi_inferred_for") != identity:
+        # A new structure: charge and 2S start from what it implies (formal charges, radicals).
+        st.session_state["mi_charge"], st.session_state["mi_spin"] = base.charge, base.spin
+        st.session_state["mi_inferred_for"] = identity
+    left, middle, right = st.columns(3)
+    charge = left.number_input("Charge", -10, 10, step=1, key="mi_charge")
+    spin = middle.number_input("Spin 2S (unpaired electrons)", 0, 20, step=1, key="mi_spin")
+    basis = right.selectbox("Basis set", BASES, key="mi_basis")
+    try:
+        molecule = _finish(base, int(charge), int(spin), basis)
+    except ExplorerError as err:
+        st.error(str(err))
+        return None
+    st.session_state["molecule"] = molecule
+    caption = (
+        f"{molecule.formula()}, {molecule.n_electrons} electrons, charge {molecule.charge}, "
+        f"2S = {molecule.spin}"
+    )
+    st.caption(caption + (f". Geometry: {molecule.source}" if molecule.source else ""))
+    return molecule
+
+
+def _base_molecule(source: str) -> Molecule:
+    """The structure from the chosen source, with its own charge and spin (basis set later)."""
+    if source == "Library":
+        names = list(LIBRARY)
+        name = st.selectbox(
+            "Library molecule",
+            names,
+            key="mi_library",
+            format_func=lambda n: f"{n}  ({LIBRARY[n].category})",
+        )
+        return from_library(name)
+    if source == "SMILES":
+        smiles = st.text_input(
+            "SMILES", key="mi_smiles", help="3D structure from RDKit (ETKDG, seeded, MMFF)"
+        )
+        return _smiles_molecule(smiles)
+    if source == "XYZ":
+        upload = st.file_uploader("Upload an .xyz file", type=["xyz", "txt"], key="mi_upload")
+        if upload is not None and upload.file_id != st.session_state.get("mi_upload_seen"):
+            # An uploaded file fills the text box once, so it can still be edited.
+            st.session_state["mi_upload_seen"] = upload.file_id
+            st.session_state["mi_xyz"] = upload.getvalue().decode("utf-8", errors="replace")
+        text = st.text_area("XYZ (Angstrom)", key="mi_xyz", height=160)
+        return parse_xyz(text, name="XYZ input")
+    return _drawn_molecule()
+
+
+@st.cache_data(max_entries=64, show_spinner="Building 3D coordinates with RDKit…")
+def _smiles_molecule(smiles: str) -> Molecule:
+    return from_smiles(smiles)
+
+
+def _drawn_molecule() -> Molecule:
+    from streamlit_ketcher import st_ketcher
+
+    st.caption("Draw a molecule, then press Apply under the editor.")
+    drawn = st_ketcher(st.session_state.get("mi_smiles", ""), height=460, key="mi_ketcher")
+    if drawn:
+        # The drawing becomes the SMILES choice too, so it survives page changes.
+        st.session_state["mi_drawn"] = drawn
+    smiles = st.session_state.get("mi_drawn") or st.session_state.get("mi_smiles", "")
+    if not smiles:
+        raise InputError("the drawing is empty: draw a molecule and press Apply")
+    st.caption(f"SMILES: `{smiles}`")
+    return _smiles_molecule(smiles)
+
+
+def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
+    from explorer.molecules import validate
+
+    molecule = Molecule(base.atoms, charge, spin, basis, base.name, base.source)
+    validate(molecule)
+    molecule.to_pyscf()  # raises InputError for a basis without functions for these elements
+    return molecule
+
+
+def size_guard(molecule: Molecule, functionals: list[str]) -> bool:
+    """Shows the expected cost; above the limits, asks to go on anyway. True when allowed to run."""
+    n_basis = _basis_size(molecule)
+    seconds = sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
+    text = f"{n_basis} basis functions; expected time about {_duration(seconds)} on 2 cores (rough)."
+    if n_basis <= MAX_BASIS_FUNCTIONS and seconds <= MAX_SECONDS:
+        st.caption(text)
+        return True
+    st.warning(
+        f"Large calculation: {text} Limits for interactive runs: {MAX_BASIS_FUNCTIONS} basis "
+        f"functions, {_duration(MAX_SECONDS)}."
+    )
+    return st.checkbox("Run anyway", key="size_guard_override")
+
+
+@st.cache_data(max_entries=256)
+def _basis_size(molecule: Molecule) -> int:
+    return int(molecule.to_pyscf().nao_nr())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
