@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer scf|evaluate|weights ...``.
+"""Command line: ``python -m explorer scf|compare|evaluate|weights ...``.
 
 Every problem with the input ends the program with status 2 and one line on stderr naming it.
 """
@@ -59,6 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
     _add_grid_flags(p)
     p.add_argument("--no-cache", action="store_true", help="compute even if the results store has it")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("compare", help="several functionals side by side on one molecule")
+    _add_molecule_flags(p)
+    p.add_argument(
+        "--functionals",
+        default="DM21,B3LYP",
+        help="comma-separated list (default DM21,B3LYP); " + FUNCTIONALS_HELP,
+    )
+    p.add_argument("--baseline", help="functional the differences refer to (default: the first)")
+    p.add_argument("--unit", default="kcal/mol", help="unit of differences: Ha, kcal/mol, kJ/mol, eV")
+    p.add_argument("--d3", action="store_true", help="add D3(BJ) dispersion (DM21: B3LYP's parameters)")
+    p.add_argument(
+        "--atomization", action="store_true", help="atomization energies (free atoms computed once)"
+    )
+    _add_grid_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("evaluate", help="E_xc and potential matrix on a given density and grid")
@@ -127,6 +143,37 @@ def _cmd_scf(args) -> dict:
     return out
 
 
+def _cmd_compare(args) -> dict:
+    from explorer import units
+    from explorer.compare import atomization_reference, compare_functionals, comparison_table
+    from explorer.store import ResultsStore
+
+    molecule = _molecule(args)
+    units.from_hartree(0.0, args.unit)  # reports an unknown unit before any calculation
+    molecule.to_pyscf()
+    functionals = [f.strip() for f in args.functionals.split(",") if f.strip()]
+    rows = compare_functionals(
+        molecule,
+        functionals,
+        ResultsStore(),
+        grid=_grid_spec(args),
+        with_dispersion=args.d3,
+        with_atomization=args.atomization,
+        progress=lambda e: (
+            print(f"  {e['task']}: {e['stage']}", file=sys.stderr) if "cycle" not in e else None
+        ),
+    )
+    return {
+        "molecule": molecule.name or molecule.formula(),
+        "basis": molecule.basis,
+        "unit": args.unit,
+        "table": comparison_table(rows, args.baseline, args.unit),
+        "atomization_reference": atomization_reference(rows, molecule, args.unit)
+        if args.atomization
+        else None,
+    }
+
+
 def _load_array(path: str, what: str):
     try:
         return np.load(path, allow_pickle=False)
@@ -192,6 +239,17 @@ def _print_human(command: str, out: dict) -> None:
         print("  dipole      " + " ".join(f"{x:.4f}" for x in out["dipole"]) + " D")
         if out["functional"] == "B3LYP":
             print("  (B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
+    elif command == "compare":
+        from explorer.exports import table_csv
+
+        print(f"{out['molecule']}/{out['basis']} (energies in Ha, differences in {out['unit']})")
+        print(table_csv(out["table"]), end="")
+        reference = out["atomization_reference"]
+        if reference:
+            value = f"{reference['value']:.2f} {out['unit']}"
+            print(f"experimental atomization energy {value} ({reference['source']})")
+        if any(row["functional"] == "B3LYP" for row in out["table"]):
+            print("(B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
     elif command == "evaluate":
         print(f"E_xc = {out['e_xc']:.10f} Ha on {out['n_grid_points']} points")
         if out["vxc_out"]:
@@ -204,7 +262,7 @@ def _print_human(command: str, out: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
-    commands = {"scf": _cmd_scf, "evaluate": _cmd_evaluate, "weights": _cmd_weights}
+    commands = {"scf": _cmd_scf, "compare": _cmd_compare, "evaluate": _cmd_evaluate, "weights": _cmd_weights}
     try:
         args = build_parser().parse_args(argv)
         out = commands[args.command](args)
