@@ -1,11 +1,11 @@
-"""DM21 Explorer: home page. Run with `streamlit run app.py`."""
+"""DM21 Explorer: home page. Run with `streamlit run app.py`; the other views are in pages/."""
 
 import streamlit as st
 
 from explorer import weights
+from pages.ui.layout import page_setup
 
-st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
-
+page_setup()
 st.title("DM21 Explorer")
 st.markdown(
     """
@@ -32,10 +32,12 @@ st.subheader("Views")
 st.page_link(
     "pages/1_Compare.py",
     label="Compare: DM21 beside B3LYP, PBE, PBE0, SCAN and HF on a molecule you pick, type or draw",
-    icon="⚖️",
+    icon=":material/compare_arrows:",
 )
 st.page_link(
-    "pages/9_History.py", label="History: every stored calculation, search, re-open, delete", icon="🗂️"
+    "pages/9_History.py",
+    label="History: every stored calculation, search, re-open, delete",
+    icon=":material/history:",
 )
 st.caption(
     "Calculations are kept in a results database shared by all sessions and the command line "
@@ -47,7 +49,12 @@ with st.expander("DM21 parameters"):
     rows = weights.status()
     st.dataframe(
         [
-            {"functional": r["name"], "found": r["ok"], "where": r["path"] or "", "problem": r["error"] or ""}
+            {
+                "functional": r["name"],
+                "found": r["ok"],
+                "where": r["path"] or "",
+                "problem": r["error"] or "",
+            }
             for r in rows
         ],
         hide_index=True,

@@ -15,8 +15,11 @@ from explorer.compare import (
 from explorer.dispersion import DM21_NOTE
 from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
-from pages.ui.molecule_input import molecule_input, size_guard
+from pages.ui.layout import page_setup
+from pages.ui.molecule_input import keep_choice, kept, molecule_input, size_guard
 from pages.ui.viewer import show_molecule
+
+page_setup()
 
 st.title("Compare functionals")
 st.markdown(
@@ -39,6 +42,16 @@ def results_store() -> ResultsStore:
     return ResultsStore()
 
 
+OPTIONS = {
+    "cmp_functionals": ["DM21", "B3LYP"],
+    "cmp_unit": "kcal/mol",
+    "cmp_d3": False,
+    "cmp_atomization": False,
+}
+keep_choice((*OPTIONS, "cmp_baseline"), OPTIONS)
+if st.session_state.get("cmp_baseline") not in st.session_state["cmp_functionals"]:
+    st.session_state.pop("cmp_baseline", None)  # the baseline must be one of the functionals
+
 choose, view = st.columns([3, 2])
 with choose:
     molecule = molecule_input()
@@ -47,19 +60,17 @@ with view:
         show_molecule(molecule, height=330)
 
 left, middle, right = st.columns(3)
-functionals = left.multiselect(
-    "Functionals", DM21_FAMILY + CLASSICAL, default=["DM21", "B3LYP"], key="cmp_functionals"
-)
-baseline = middle.selectbox("Baseline for differences", functionals or ["DM21"], key="cmp_baseline")
-unit = right.selectbox("Energy unit", units.UNITS, index=units.UNITS.index("kcal/mol"), key="cmp_unit")
+functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("cmp_functionals"))
+baseline = middle.selectbox("Baseline for differences", functionals or ["DM21"], **kept("cmp_baseline"))
+unit = right.selectbox("Energy unit", units.UNITS, **kept("cmp_unit"))
 with_d3 = left.checkbox(
     "Add D3(BJ) dispersion",
-    key="cmp_d3",
+    **kept("cmp_d3"),
     help=f"Grimme's D3 with Becke-Johnson damping (simple-dftd3), as in the DM21 paper. {DM21_NOTE}",
 )
 with_atomization = middle.checkbox(
     "Atomization energies",
-    key="cmp_atomization",
+    **kept("cmp_atomization"),
     help="Free atoms in their ground spin states are computed once and kept in the results store.",
 )
 

@@ -8,9 +8,11 @@ from explorer import ExplorerError, ResultsStore, units
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.exports import table_csv, table_json
 from explorer.molecules import Molecule
-from pages.ui.molecule_input import keep_choice, set_choice
+from pages.ui.layout import page_setup
+from pages.ui.molecule_input import set_choice, set_widget
 
-keep_choice()
+page_setup()
+
 st.title("History")
 st.markdown(
     "Every calculation the app or the command line has finished is kept in a results database, "
@@ -93,9 +95,7 @@ a.download_button(
 if b.button("Open molecule in Compare", key="hist_open"):
     set_choice("XYZ", molecule.basis, molecule.charge, molecule.spin, mi_xyz=molecule.xyz())
     offered = DM21_FAMILY + CLASSICAL
-    st.session_state["cmp_functionals"] = (
-        [stored["functional"]] if stored["functional"] in offered else ["DM21"]
-    )
+    set_widget("cmp_functionals", [stored["functional"]] if stored["functional"] in offered else ["DM21"])
     st.switch_page("pages/1_Compare.py")
 if c.button("Delete", key="hist_delete"):
     store.delete(key)

@@ -1,8 +1,8 @@
 """The molecule chooser shared by every page: library, SMILES, XYZ (pasted or uploaded) or a
 drawing; charge and spin inferred and editable; a basis set; the choice kept across pages.
 
-Widget values live in st.session_state under the keys in KEYS; ``keep_choice`` re-assigns them at
-the top of each page so Streamlit does not drop them when another page is shown.
+Widget values live in st.session_state under the keys in KEYS; ``keep_choice``, called by app.py
+before every page, re-assigns them so Streamlit does not drop them while another page is shown.
 """
 
 from __future__ import annotations
@@ -28,44 +28,72 @@ MAX_BASIS_FUNCTIONS = 150
 MAX_SECONDS = 120.0
 
 
-def keep_choice() -> None:
-    """Keeps the molecule widgets' values when the user moves between pages."""
-    for key in KEYS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-    for key, value in DEFAULTS.items():
+_KEPT = "kept:"  # prefix of the plain session-state copies that outlive the widgets
+
+
+def keep_choice(keys=KEYS, defaults=DEFAULTS) -> None:
+    """Gives the widgets in ``keys`` their last values back before they are drawn (Streamlit
+    forgets a widget's value in any run that does not draw it: another page, an early error),
+    and ``defaults`` to those never set."""
+    for key in keys:
+        if _KEPT + key in st.session_state:
+            st.session_state[key] = st.session_state[_KEPT + key]
+    for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+
+
+def kept(key: str) -> dict:
+    """Widget arguments (key and on_change) that make keep_choice remember the widget's value."""
+    return {"key": key, "on_change": _store, "args": (key,)}
+
+
+def _store(key: str) -> None:
+    st.session_state[_KEPT + key] = st.session_state[key]
+
+
+def set_widget(key: str, value) -> None:
+    """Sets a widget's value from code (before it is drawn), remembered like a user's choice."""
+    st.session_state[key] = st.session_state[_KEPT + key] = value
 
 
 def set_choice(source: str, basis: str, charge: int, spin: int, **values) -> None:
     """Pre-fills the chooser (e.g. from a stored result) before the widgets are drawn."""
-    st.session_state.update({"mi_source": source, "mi_basis": basis, **values})
-    st.session_state["mi_charge"], st.session_state["mi_spin"] = charge, spin
+    for key, value in {
+        "mi_source": source,
+        "mi_basis": basis,
+        "mi_charge": charge,
+        "mi_spin": spin,
+        **values,
+    }.items():
+        set_widget(key, value)
     st.session_state["mi_inferred_for"] = _identity(source, values)
 
 
 def _identity(source: str, values: dict) -> tuple:
-    return (source, values.get("mi_library"), values.get("mi_smiles"), values.get("mi_xyz"))
+    """What the inferred charge and spin depend on: the source and its structure."""
+    structure = {"Library": "mi_library", "SMILES": "mi_smiles", "XYZ": "mi_xyz", "Draw": "mi_drawn"}
+    return (source, values.get(structure.get(source, "")))
 
 
 def molecule_input() -> Molecule | None:
     """Draws the chooser and returns the validated molecule, or None after showing a one-line error."""
     keep_choice()
-    source = st.segmented_control("Molecule from", SOURCES, key="mi_source") or "Library"
+    source = st.segmented_control("Molecule from", SOURCES, **kept("mi_source")) or "Library"
     try:
         base = _base_molecule(source)
     except ExplorerError as err:
         st.error(str(err))
         return None
-    identity = _identity(source, {k: st.session_state.get(k) for k in KEYS})
+    identity = _identity(source, {k: st.session_state.get(k) for k in (*KEYS, "mi_drawn")})
     if st.session_state.get("mi_inferred_for") != identity:
         # A new structure: charge and 2S start from what it implies (formal charges, radicals).
-        st.session_state["mi_charge"], st.session_state["mi_spin"] = base.charge, base.spin
+        set_widget("mi_charge", base.charge)
+        set_widget("mi_spin", base.spin)
         st.session_state["mi_inferred_for"] = identity
     left, middle, right = st.columns(3)
-    charge = left.number_input("Charge", -10, 10, step=1, key="mi_charge")
-    spin = middle.number_input("Spin 2S (unpaired electrons)", 0, 20, step=1, key="mi_spin")
-    basis = right.selectbox("Basis set", BASES, key="mi_basis")
+    charge = left.number_input("Charge", -10, 10, step=1, **kept("mi_charge"))
+    spin = middle.number_input("Spin 2S (unpaired electrons)", 0, 20, step=1, **kept("mi_spin"))
+    basis = right.selectbox("Basis set", BASES, **kept("mi_basis"))
     try:
         molecule = _finish(base, int(charge), int(spin), basis)
     except ExplorerError as err:
@@ -87,13 +115,13 @@ def _base_molecule(source: str) -> Molecule:
         name = st.selectbox(
             "Library molecule",
             names,
-            key="mi_library",
+            **kept("mi_library"),
             format_func=lambda n: f"{n}  ({LIBRARY[n].category})",
         )
         return from_library(name)
     if source == "SMILES":
         smiles = st.text_input(
-            "SMILES", key="mi_smiles", help="3D structure from RDKit (ETKDG, seeded, MMFF)"
+            "SMILES", **kept("mi_smiles"), help="3D structure from RDKit (ETKDG, seeded, MMFF)"
         )
         return _smiles_molecule(smiles)
     if source == "XYZ":
@@ -101,8 +129,8 @@ def _base_molecule(source: str) -> Molecule:
         if upload is not None and upload.file_id != st.session_state.get("mi_upload_seen"):
             # An uploaded file fills the text box once, so it can still be edited.
             st.session_state["mi_upload_seen"] = upload.file_id
-            st.session_state["mi_xyz"] = upload.getvalue().decode("utf-8", errors="replace")
-        text = st.text_area("XYZ (Angstrom)", key="mi_xyz", height=160)
+            set_widget("mi_xyz", upload.getvalue().decode("utf-8", errors="replace"))
+        text = st.text_area("XYZ (Angstrom)", **kept("mi_xyz"), height=160)
         return parse_xyz(text, name="XYZ input")
     return _drawn_molecule()
 
@@ -116,11 +144,13 @@ def _drawn_molecule() -> Molecule:
     from streamlit_ketcher import st_ketcher
 
     st.caption("Draw a molecule, then press Apply under the editor.")
-    drawn = st_ketcher(st.session_state.get("mi_smiles", ""), height=460, key="mi_ketcher")
+    start = st.session_state.get("mi_drawn") or st.session_state.get("mi_smiles", "")
+    # The editor keeps its drawing while its key stays the same, whatever value it is given: the
+    # key follows the molecule it opens with, so it shows the last applied drawing after a page change.
+    drawn = st_ketcher(start, height=460, key=f"mi_ketcher_{start}")
     if drawn:
-        # The drawing becomes the SMILES choice too, so it survives page changes.
         st.session_state["mi_drawn"] = drawn
-    smiles = st.session_state.get("mi_drawn") or st.session_state.get("mi_smiles", "")
+    smiles = drawn or start
     if not smiles:
         raise InputError("the drawing is empty: draw a molecule and press Apply")
     st.caption(f"SMILES: `{smiles}`")

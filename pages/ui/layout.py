@@ -1,0 +1,24 @@
+"""Page frame shared by app.py and every page: layout, navigation, and the kept molecule choice."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.ui.molecule_input import keep_choice
+
+#: (script, label, icon) of each view, in the order of the sidebar.
+VIEWS = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/9_History.py", "History", ":material/history:"),
+)
+
+
+def page_setup() -> None:
+    """Call first on every page: wide layout, the sidebar's links to the views, and the molecule
+    choice restored (Streamlit drops widget values on pages that do not draw them)."""
+    st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
+    with st.sidebar:
+        for script, label, icon in VIEWS:
+            st.page_link(script, label=label, icon=icon)
+    keep_choice()
