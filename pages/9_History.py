@@ -48,8 +48,19 @@ listing = [
     for e in entries
 ]
 st.dataframe(listing, hide_index=True)
-st.download_button("List (CSV)", table_csv(listing), "dm21_explorer_history.csv", "text/csv", key="hist_csv")
+left, right = st.columns(2)
+left.download_button(
+    "List (CSV)", table_csv(listing), "dm21_explorer_history.csv", "text/csv", key="hist_csv"
+)
+right.download_button(
+    "List (JSON)",
+    table_json(listing, search=search, database=str(store.path)),
+    "dm21_explorer_history.json",
+    "application/json",
+    key="hist_list_json",
+)
 
+names = {e["key"]: row["molecule"] for e, row in zip(entries, listing, strict=True)}
 labels = {
     e["key"]: f"{row['when']} · {row['molecule']} · {row['functional']}/{row['basis']}"
     for e, row in zip(entries, listing, strict=True)
@@ -71,7 +82,7 @@ details = [
 ]
 for line in details:
     line["eV"] = units.from_hartree(line["Hartree"], "eV")
-st.dataframe(details, hide_index=True, key="hist_details")
+st.dataframe(details, hide_index=True)
 st.caption(
     f"{stored['kind']}, {stored['cycles']} SCF cycles, {stored['scf_seconds']:.1f} s, "
     f"{stored['n_basis']} basis functions, {stored['n_grid_points']} grid points, grid {stored['grid']}."
@@ -82,7 +93,7 @@ molecule = Molecule(
     request["charge"],
     request["spin"],
     request["basis"],
-    labels[key].split(" · ")[1],
+    names[key],
 )
 a, b, c = st.columns(3)
 a.download_button(

@@ -1,10 +1,8 @@
-"""Page frame shared by app.py and every page: layout, navigation, and the kept molecule choice."""
+"""Page frame shared by app.py and every page: page settings and the sidebar's links."""
 
 from __future__ import annotations
 
 import streamlit as st
-
-from pages.ui.molecule_input import keep_choice
 
 #: (script, label, icon) of each view, in the order of the sidebar.
 VIEWS = (
@@ -15,10 +13,8 @@ VIEWS = (
 
 
 def page_setup() -> None:
-    """Call first on every page: wide layout, the sidebar's links to the views, and the molecule
-    choice restored (Streamlit drops widget values on pages that do not draw them)."""
+    """Call first on every page: title, icon, wide layout, and the sidebar's links to the views."""
     st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
     with st.sidebar:
         for script, label, icon in VIEWS:
             st.page_link(script, label=label, icon=icon)
-    keep_choice()

@@ -1,8 +1,9 @@
 """The molecule chooser shared by every page: library, SMILES, XYZ (pasted or uploaded) or a
 drawing; charge and spin inferred and editable; a basis set; the choice kept across pages.
 
-Widget values live in st.session_state under the keys in KEYS; ``keep_choice``, called by app.py
-before every page, re-assigns them so Streamlit does not drop them while another page is shown.
+Streamlit forgets a widget's value in any run that does not draw it (another page is shown, or an
+error ends the chooser early). Widgets made with ``kept(key)`` copy their value on every change to
+a plain session-state entry, and ``keep_choice`` gives it back before they are drawn again.
 """
 
 from __future__ import annotations
@@ -131,8 +132,16 @@ def _base_molecule(source: str) -> Molecule:
             st.session_state["mi_upload_seen"] = upload.file_id
             set_widget("mi_xyz", upload.getvalue().decode("utf-8", errors="replace"))
         text = st.text_area("XYZ (Angstrom)", **kept("mi_xyz"), height=160)
-        return parse_xyz(text, name="XYZ input")
+        return parse_xyz(text, name=_xyz_title(text))
     return _drawn_molecule()
+
+
+def _xyz_title(text: str) -> str:
+    """A name for an XYZ input: its comment line without the charge=/2S= notes explorer writes there."""
+    lines = text.strip().splitlines()
+    comment = lines[1] if len(lines) > 1 and lines[0].strip().isdigit() else ""
+    words = [w for w in comment.split() if not w.startswith(("charge=", "2S="))]
+    return " ".join(words)[:40] or "XYZ input"
 
 
 @st.cache_data(max_entries=64, show_spinner="Building 3D coordinates with RDKit…")

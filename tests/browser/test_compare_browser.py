@@ -68,16 +68,21 @@ def test_drawn_molecule_reaches_the_3d_viewer(open_app, page, wait_for_app, outs
     _choose_source(page, "Draw")
     ketcher = page.frame_locator(KETCHER)
     expect(ketcher.get_by_role("button", name="Apply")).to_be_enabled(timeout=90_000)
-    ketcher.locator('button[title^="Open..."]').click()
-    ketcher.get_by_text("Paste from clipboard").click()
-    ketcher.get_by_role("dialog").locator("textarea").fill("OC=O")  # formic acid: 5 atoms
-    ketcher.locator('input[value="Open as New Project"]').click()
     formic_acid = page.get_by_text(re.compile(r"CH2O2, 24 electrons"))
-    # Ketcher may still be laying out the pasted structure when Apply is first pressed.
-    for _ in range(4):
+    # Ketcher converts pasted SMILES with a WebAssembly engine that may still be starting on first use:
+    # the whole paste-and-apply is repeated until the app reports the new molecule.
+    for attempt in range(4):
+        ketcher.locator('button[title^="Open..."]').click()
+        ketcher.get_by_text("Paste from clipboard").click()
+        ketcher.get_by_role("dialog").locator("textarea").fill("OC=O")  # formic acid: 5 atoms
+        ketcher.locator('input[value="Open as New Project"]').click()
+        expect(ketcher.get_by_role("dialog")).to_have_count(0, timeout=30_000)
+        page.wait_for_timeout(1000 * (attempt + 1))
         ketcher.get_by_role("button", name="Apply").click()
         if _wait_for(formic_acid.is_visible, page, timeout_ms=15_000):
             break
+    else:
+        screenshot("compare_drawn_molecule_failed")
     expect(formic_acid).to_be_visible()
     wait_for_app(page)
     assert _wait_for(lambda: _viewer_atoms(page) == 5, page)
