@@ -35,6 +35,11 @@ st.page_link(
     icon=":material/compare_arrows:",
 )
 st.page_link(
+    "pages/2_Fractional_electrons.py",
+    label="Fractional electrons: E(N) between integers, fractional spin, H2+ and H2 dissociation",
+    icon=":material/show_chart:",
+)
+st.page_link(
     "pages/9_History.py",
     label="History: every stored calculation, search, re-open, delete",
     icon=":material/history:",

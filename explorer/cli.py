@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer scf|compare|evaluate|weights ...``.
+"""Command line: ``python -m explorer scf|compare|evaluate|weights|fractional-charge|fractional-spin|scan``.
 
 Every problem with the input ends the program with status 2 and one line on stderr naming it.
 """
@@ -48,6 +48,19 @@ def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_method_flags(p: argparse.ArgumentParser, kind_help: str) -> None:
+    p.add_argument("--functional", default="DM21", help=FUNCTIONALS_HELP)
+    p.add_argument("--kind", choices=("RKS", "UKS", "ROKS"), help=kind_help)
+    p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
+    _add_grid_flags(p)
+
+
+def _preset_names() -> list[str]:
+    from explorer.fractional import DISSOCIATION_PRESETS
+
+    return list(DISSOCIATION_PRESETS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="DM21 Explorer command line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -83,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dm", required=True, help=".npy density matrix: (nao, nao) total or (2, nao, nao)")
     p.add_argument("--grid", required=True, help=".npz with 'coords' (N, 3) bohr and 'weights' (N,)")
     p.add_argument("--vxc-out", help="write dE_xc/dD (same shape as the density matrix) to this .npy")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("fractional-charge", help="E(N) from N0-1 to N0+1 electrons at fixed occupations")
+    _add_molecule_flags(p)
+    _add_method_flags(p, kind_help="must be UKS (the default): occupations are set per spin orbital")
+    p.add_argument("--points", type=int, default=9, help="points from delta=-1 to +1 (default 9)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("fractional-spin", help="E as a fraction f of the highest alpha electron turns beta")
+    _add_molecule_flags(p)
+    _add_method_flags(p, kind_help="must be UKS (the default): occupations are set per spin orbital")
+    p.add_argument("--points", type=int, default=5, help="points from f=0 to 1 (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("scan", help="potential-energy curve along a bond length")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--atoms", help='template with {r} for the bond length (Angstrom): "H 0 0 0; H 0 0 {r}"'
+    )
+    source.add_argument("--preset", help="a preset curve: " + ", ".join(_preset_names()))
+    p.add_argument("--values", help="comma-separated bond lengths in Angstrom (default: the preset's)")
+    p.add_argument("--basis", default="cc-pvdz", help="basis set (default cc-pvdz)")
+    p.add_argument("--charge", type=int, default=None, help="total charge (default: 0, or the preset's)")
+    p.add_argument("--spin", type=int, default=None, help="2S (default: lowest, or the preset's)")
+    _add_method_flags(p, kind_help="default: RKS if 2S=0, else UKS (or the preset's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("weights", help="find, verify or download the DM21 checkpoints")
@@ -224,6 +262,129 @@ def _cmd_weights(args) -> dict:
     return {"status": weights.status()}
 
 
+def _progress(event: dict) -> None:
+    if "cycle" not in event:
+        print(f"  {event['task']}: {event['stage']}", file=sys.stderr)
+
+
+def _method(args) -> dict:
+    from explorer.scf import check_functional
+
+    functional = check_functional(args.functional)
+    warm = None if args.warm_start.lower() == "none" else check_functional(args.warm_start)
+    return {"functional": functional, "grid": _grid_spec(args), "warm_start": warm}
+
+
+def _cmd_fractional(args) -> dict:
+    from explorer import fractional
+    from explorer.store import ResultsStore
+
+    molecule = _molecule(args)
+    method = _method(args)
+    molecule.to_pyscf()
+    curve = fractional.fractional_spin if args.command == "fractional-spin" else fractional.fractional_charge
+    points = curve(
+        molecule,
+        method["functional"],
+        ResultsStore(),
+        points=args.points,
+        grid=method["grid"],
+        kind=args.kind,
+        warm_start=method["warm_start"],
+        progress=_progress,
+    )
+    extra = {}
+    if args.command == "fractional-charge":
+        lin = fractional.linearity(points)
+        extra = {
+            "linearity": {k: lin[k] for k in ("max_abs_deviation", "max_deviation", "sign")}
+            | {
+                "segments": [
+                    {k: s[k] for k in ("n_left", "n_right", "max_deviation", "curvature")}
+                    for s in lin["segments"]
+                ],
+                "deviations": lin["deviations"],
+            },
+            "ionization_and_affinity": fractional.ionization_and_affinity(points),
+        }
+    return {
+        "molecule": molecule.name or molecule.formula(),
+        "functional": method["functional"],
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+        "n_electrons": molecule.n_electrons,
+        "points": points,
+        **extra,
+    }
+
+
+def _cmd_scan(args) -> dict:
+    from explorer import fractional
+    from explorer.store import ResultsStore
+
+    preset = {}
+    if args.preset:
+        names = {k.lower(): k for k in fractional.DISSOCIATION_PRESETS}
+        if args.preset.strip().lower() not in names:
+            raise InputError(f"unknown preset {args.preset!r}: choose one of {', '.join(names.values())}")
+        name = names[args.preset.strip().lower()]
+        preset = {"name": name, **fractional.DISSOCIATION_PRESETS[name]}
+    template = args.atoms if args.atoms is not None else preset["template"]
+    if args.values is not None:
+        try:
+            values = [float(v) for v in args.values.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(
+                f"--values must be comma-separated numbers (Angstrom), got {args.values!r}"
+            ) from None
+    elif preset:
+        values = preset["values"]
+    else:
+        raise InputError("--values is required with --atoms (comma-separated bond lengths in Angstrom)")
+    charge = args.charge if args.charge is not None else preset.get("charge", 0)
+    spin = args.spin if args.spin is not None else preset.get("spin")
+    kind = args.kind or preset.get("kind")
+    method = _method(args)
+    first = fractional.scan_geometries(template, values[:1], charge=charge, spin=spin, basis=args.basis)[0]
+    points = fractional.scan(
+        template,
+        values,
+        method["functional"],
+        ResultsStore(),
+        charge=charge,
+        spin=spin,
+        basis=args.basis,
+        kind=kind,
+        grid=method["grid"],
+        warm_start=method["warm_start"],
+        name=preset.get("name", ""),
+        progress=_progress,
+    )
+    out = {
+        "template": template,
+        "functional": method["functional"],
+        "basis": args.basis,
+        "charge": charge,
+        "spin": first.spin,
+        "kind": kind,
+        "points": points,
+    }
+    if preset:
+        out.update(
+            preset=preset["name"],
+            exact_limit=preset["exact_limit"],
+            limit_source=preset["limit_source"],
+            exact_note=fractional.EXACT_LIMIT_NOTE,
+        )
+    return out
+
+
+def _fmt(x, spec: str) -> str:
+    """``x`` formatted by ``spec`` ("12.6f"), or a dash of the same width for None."""
+    return "-".rjust(int(spec.split(".")[0] or 0)) if x is None else format(x, spec)
+
+
 def _print_human(command: str, out: dict) -> None:
     if command == "scf":
         print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
@@ -250,6 +411,44 @@ def _print_human(command: str, out: dict) -> None:
             print(f"experimental atomization energy {value} ({reference['source']})")
         if any(row["functional"] == "B3LYP" for row in out["table"]):
             print("(B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
+    elif command == "fractional-charge":
+        print(
+            f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}: "
+            f"E(N) at fixed occupations, N0={out['n_electrons']} (Hartree)"
+        )
+        print(f"{'delta':>7} {'N':>7} {'energy':>16} {'deviation':>12} {'HOMO':>10}  converged")
+        for p, dev in zip(out["points"], out["linearity"]["deviations"], strict=True):
+            print(
+                f"{p['delta']:7.3f} {p['n_electrons']:7.3f} {_fmt(p['energy'], '16.8f')} "
+                f"{_fmt(dev, '12.6f')} {_fmt(p['homo'], '10.5f')}  {'yes' if p['converged'] else 'NO'}"
+            )
+        lin = out["linearity"]
+        if lin["max_deviation"] is not None:
+            where = "below the line (convex)" if lin["sign"] < 0 else "above the line (concave)"
+            print(f"largest deviation from linearity: {lin['max_deviation'] * 1000:.3f} mHa, {where}")
+        ie = out["ionization_and_affinity"]
+        for key, label in (("ip", "IP"), ("minus_homo", "-HOMO"), ("ea", "EA"), ("minus_lumo", "-LUMO")):
+            print(f"  {label:<6} {_fmt(ie[key], '.6f')} Ha")
+    elif command == "fractional-spin":
+        print(
+            f"{out['functional']}/{out['basis']} {out['molecule']} 2S={out['spin']}: E(f), f of the highest "
+            "alpha electron in beta (Hartree)"
+        )
+        print(f"{'f':>6} {'energy':>16} {'E - E(f=0)':>12}  converged")
+        e0 = out["points"][0]["energy"]
+        for p in out["points"]:
+            diff = None if p["energy"] is None or e0 is None else p["energy"] - e0
+            print(f"{p['fraction']:6.3f} {_fmt(p['energy'], '16.8f')} {_fmt(diff, '12.6f')}  "
+                  f"{'yes' if p['converged'] else 'NO'}")  # fmt: skip
+    elif command == "scan":
+        print(f"{out['functional']}/{out['basis']} scan of {out['template']!r} charge={out['charge']} "
+              f"2S={out['spin']} {out['kind'] or ''}".rstrip())  # fmt: skip
+        print(f"{'R (A)':>8} {'energy (Ha)':>16} {'<S^2>':>7}  converged")
+        for p in out["points"]:
+            print(f"{p['value']:8.3f} {_fmt(p['energy'], '16.8f')} {_fmt(p['s2'], '7.3f')}  "
+                  f"{'yes' if p['converged'] else 'NO'}")  # fmt: skip
+        if out.get("exact_limit") is not None:
+            print(f"exact large-R limit {out['exact_limit']:.6f} Ha ({out['limit_source']})")
     elif command == "evaluate":
         print(f"E_xc = {out['e_xc']:.10f} Ha on {out['n_grid_points']} points")
         if out["vxc_out"]:
@@ -262,7 +461,15 @@ def _print_human(command: str, out: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
-    commands = {"scf": _cmd_scf, "compare": _cmd_compare, "evaluate": _cmd_evaluate, "weights": _cmd_weights}
+    commands = {
+        "scf": _cmd_scf,
+        "compare": _cmd_compare,
+        "evaluate": _cmd_evaluate,
+        "weights": _cmd_weights,
+        "fractional-charge": _cmd_fractional,
+        "fractional-spin": _cmd_fractional,
+        "scan": _cmd_scan,
+    }
     try:
         args = build_parser().parse_args(argv)
         out = commands[args.command](args)

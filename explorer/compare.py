@@ -17,7 +17,7 @@ from explorer import dispersion, units
 from explorer.errors import InputError
 from explorer.grids import GridSpec
 from explorer.molecules import LIBRARY, Molecule, atom_molecule
-from explorer.scf import Result, check_functional, run_scf_stored
+from explorer.scf import Result, check_functional, run_scf_reporting
 
 CLASSICAL = ("B3LYP", "PBE", "PBE0", "SCAN", "HF")
 DM21_FAMILY = ("DM21", "DM21m", "DM21mc", "DM21mu")
@@ -86,7 +86,7 @@ def compare_functionals(
     grid = grid or GridSpec()
     rows = []
     for functional in functionals:
-        result, cached = _run(molecule, functional, store, grid, functional, progress)
+        result, cached = run_scf_reporting(molecule, functional, store, functional, progress, grid=grid)
         row = Row(functional, result, cached)
         if with_dispersion:
             row.d3 = dispersion.d3bj_energy(molecule, functional)
@@ -95,27 +95,11 @@ def compare_functionals(
             for symbol in sorted({s for s, _ in molecule.atoms}):
                 count = sum(1 for s, _ in molecule.atoms if s == symbol)
                 atom = atom_molecule(symbol, molecule.basis)
-                atom_result, _ = _run(
-                    atom, functional, store, grid, f"{functional}: free atom {symbol}", progress
-                )
+                task = f"{functional}: free atom {symbol}"
+                atom_result, _ = run_scf_reporting(atom, functional, store, task, progress, grid=grid)
                 row.atoms_energy += count * atom_result.energy
         rows.append(row)
     return rows
-
-
-def _run(molecule, functional, store, grid, task, progress):
-    def report(entry):
-        if progress is not None:
-            progress({**entry, "task": task})
-
-    def waiting(holder):
-        if progress is not None:
-            progress({"task": task, "stage": "waiting for the same calculation in another session"})
-
-    result, cached = run_scf_stored(molecule, functional, store, grid=grid, callback=report, on_wait=waiting)
-    if progress is not None:
-        progress({"task": task, "stage": "from the store" if cached else "done", "energy": result.energy})
-    return result, cached
 
 
 def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "kcal/mol") -> list[dict]:

@@ -12,11 +12,13 @@ from explorer.molecules import Molecule
 
 
 def table_csv(rows: list[dict]) -> str:
-    """The table (a list of dicts with the same keys) as CSV text with a header line."""
+    """The table (a list of dicts) as CSV text with a header line; the columns are every key in
+    order of first appearance, blank where a row lacks one."""
     if not rows:
         return ""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

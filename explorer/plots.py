@@ -38,3 +38,63 @@ def difference_bar_figure(labels: list[str], values: list[float], axis_title: st
     figure = go.Figure(go.Bar(x=labels, y=values, text=[f"{v:.2f}" for v in values], textposition="auto"))
     figure.update_layout(yaxis_title=axis_title, height=320, margin=dict(l=10, r=10, t=10, b=10))
     return figure
+
+
+def curves_figure(
+    series: list[dict],
+    x_title: str,
+    y_title: str,
+    references: list[dict] | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """Curves of several functionals on shared axes.
+
+    Each series is {"name", "x", "y", "converged"} (lists; converged optional): converged points are
+    joined by a line; points whose SCF did not converge are drawn as open crosses, labelled, and
+    never joined. Each reference is {"name", "x", "y"} drawn dashed (e.g. the exact straight lines
+    between integer electron numbers, or an exact large-R limit).
+    """
+    figure = go.Figure()
+    palette = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+    for index, s in enumerate(series):
+        color = palette[index % len(palette)]
+        ok = s.get("converged") or [True] * len(s["x"])
+        good = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if c and y is not None]
+        bad = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if not c and y is not None]
+        figure.add_trace(
+            go.Scatter(
+                x=[p[0] for p in good],
+                y=[p[1] for p in good],
+                mode="lines+markers",
+                name=s["name"],
+                line=dict(color=color),
+            )
+        )
+        if bad:
+            figure.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in bad],
+                    y=[p[1] for p in bad],
+                    mode="markers",
+                    name=f"{s['name']}: not converged",
+                    marker=dict(symbol="x-open", size=11, color=color),
+                )
+            )
+    for ref in references or []:
+        figure.add_trace(
+            go.Scatter(
+                x=ref["x"],
+                y=ref["y"],
+                mode="lines",
+                name=ref["name"],
+                line=dict(dash="dash", color=ref.get("color", "#7f7f7f")),
+            )
+        )
+    figure.update_layout(
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+    return figure

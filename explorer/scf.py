@@ -9,6 +9,7 @@ Note: since PySCF 2.3, "B3LYP" is the VWN-RPA flavour (VWN3, as in Gaussian), no
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -336,13 +337,15 @@ def run_scf_stored(
     grid: GridSpec | None = None,
     warm_start: str | None = "B3LYP",
     occupations: tuple | None = None,
+    dm0: np.ndarray | None = None,
     callback: Callable[[dict], None] | None = None,
     on_wait: Callable[[dict], None] | None = None,
 ) -> tuple[Result, bool]:
     """run_scf through a results store (explorer.store.ResultsStore): returns (result, cached),
     ``cached`` True when an identical request was already stored or was computed meanwhile by
     another session or process (which this call then waited for; ``on_wait`` is told when waiting
-    starts). Only converged results are stored."""
+    starts). Only converged results are stored. A start density ``dm0`` (e.g. a neighbouring
+    point's, in scans) replaces the warm start; a digest of it goes into the key."""
     from explorer.store import canonical_request, request_key
 
     functional = check_functional(functional)
@@ -350,6 +353,11 @@ def run_scf_stored(
     grid = grid or GridSpec()
     # Only DM21 runs use a warm start; its canonical name keeps "b3lyp" and "B3LYP" one key.
     warm = check_functional(warm_start) if network.is_dm21(functional) and warm_start else None
+    if dm0 is not None:
+        # The start density can decide which SCF solution is found (stretched bonds): it is part of
+        # the key, so a scan repeated along the same path finds its points, another path does not.
+        start = np.ascontiguousarray(np.round(np.asarray(dm0, dtype=float), 8))
+        warm = "start density " + hashlib.sha256(start.tobytes()).hexdigest()[:16]
     request = canonical_request(molecule, functional, kind, grid.as_dict(), warm, occupations)
     key = request_key(request)
     stored = _stored_result(store, key)
@@ -365,12 +373,33 @@ def run_scf_stored(
             kind=kind,
             grid=grid,
             warm_start=warm_start,
+            dm0=dm0,
             occupations=occupations,
             callback=callback,
         )
         if result.converged:
             store.put(key, request, result.to_dict(), molecule.formula(), result.dm, name=molecule.name)
     return result, False
+
+
+def run_scf_reporting(
+    molecule: Molecule, functional: str, store, task: str, progress: Callable[[dict], None] | None, **options
+) -> tuple[Result, bool]:
+    """run_scf_stored (``options`` are its keywords) telling ``progress`` what happens, each message
+    a dict labelled {"task": task}: every SCF iteration (run_scf's callback dict), waiting for
+    another session, and the outcome ("stage": "done", "NOT converged" or "from the store")."""
+
+    def tell(message: dict) -> None:
+        if progress is not None:
+            progress({**message, "task": task})
+
+    def waiting(holder: dict) -> None:
+        tell({"stage": "waiting for the same calculation in another session"})
+
+    result, cached = run_scf_stored(molecule, functional, store, callback=tell, on_wait=waiting, **options)
+    stage = "from the store" if cached else ("done" if result.converged else "NOT converged")
+    tell({"stage": stage, "energy": result.energy})
+    return result, cached
 
 
 def _stored_result(store, key: str) -> Result | None:

@@ -141,3 +141,37 @@ def test_history_lists_searches_reopens_and_deletes():
     assert not at.exception
     assert at.segmented_control(key="mi_source").value == "XYZ"
     assert "H " in at.text_area(key="mi_xyz").value
+
+
+def test_fractional_charge_view_runs_and_dm21_is_straighter_than_b3lyp():
+    at = _app()
+    at.switch_page("pages/2_Fractional_electrons.py").run()
+    assert not at.exception
+    at.selectbox(key="mi_library").set_value("H")
+    at.selectbox(key="mi_basis").set_value("6-31g")
+    at.multiselect(key="fe_functionals").set_value(["B3LYP", "DM21"])
+    at.slider(key="fe_points").set_value(5)
+    at.selectbox(key="fe_unit").set_value("Ha")
+    at.button(key="fe_run").click().run()
+    assert not at.exception and not at.error
+    summary = at.dataframe[0].value.set_index("functional")
+    deviation = summary["max |deviation| (Ha)"]
+    # The paper's headline on the H atom: B3LYP sags tens of mHa below the line, DM21 about 1 mHa.
+    assert deviation["B3LYP"] > 0.02 and deviation["DM21"] < deviation["B3LYP"] / 5
+
+
+def test_dissociation_view_marks_the_exact_limit():
+    at = _app()
+    at.switch_page("pages/2_Fractional_electrons.py").run()
+    at.segmented_control(key="fe_view").set_value("Dissociation").run()
+    at.selectbox(key="fe_preset").set_value("H2+")
+    at.text_input(key="fe_values").set_value("1.0, 4.0")
+    at.selectbox(key="fe_scan_basis").set_value("6-31g")
+    at.multiselect(key="fe_functionals").set_value(["B3LYP"])
+    at.button(key="fe_run").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["r (A)"]) == [1.0, 4.0]
+    # Stretched H2+ with B3LYP: the electron spreads over both protons and the energy falls well below
+    # the exact -0.5 Ha limit (delocalization error), by tens of kcal/mol at 4 A.
+    assert table["B3LYP E - limit (kcal/mol)"].iloc[1] < -10

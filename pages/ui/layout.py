@@ -8,6 +8,7 @@ import streamlit as st
 VIEWS = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/2_Fractional_electrons.py", "Fractional electrons", ":material/show_chart:"),
     ("pages/9_History.py", "History", ":material/history:"),
 )
 

@@ -15,7 +15,18 @@ from explorer.molecules import LIBRARY
 from explorer.scf import estimated_seconds
 
 SOURCES = ("Library", "SMILES", "XYZ", "Draw")
-BASES = ("sto-3g", "6-31g", "6-31g*", "def2-svp", "cc-pvdz", "aug-cc-pvdz", "def2-tzvp", "cc-pvtz")
+BASES = (
+    "sto-3g",
+    "6-31g",
+    "6-31g*",
+    "6-31g**",
+    "def2-svp",
+    "cc-pvdz",
+    "aug-cc-pvdz",
+    "def2-tzvp",
+    "cc-pvtz",
+    "aug-cc-pvtz",
+)
 KEYS = ("mi_source", "mi_library", "mi_smiles", "mi_xyz", "mi_basis", "mi_charge", "mi_spin")
 DEFAULTS = {
     "mi_source": "Library",

@@ -1,0 +1,331 @@
+"""Fractional electrons: E(N) between integers, fractional spin, and bond dissociation."""
+
+import streamlit as st
+
+from explorer import ExplorerError, GridSpec, ResultsStore, units
+from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
+from explorer.exports import table_csv, table_json
+from explorer.fractional import (
+    DISSOCIATION_PRESETS,
+    fractional_charge,
+    fractional_spin,
+    ionization_and_affinity,
+    linearity,
+    scan,
+)
+from explorer.plots import curves_figure
+from pages.ui.layout import page_setup
+from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input, set_choice, set_widget
+from pages.ui.viewer import show_molecule
+
+page_setup()
+st.title("Fractional electrons")
+st.markdown(
+    "The exact energy of a system with a fractional number of electrons N lies on **straight lines** "
+    "between the integers, and a hydrogen atom with half an alpha and half a beta electron has the "
+    "**same energy** as the normal one. Look at how far each functional strays from these lines: "
+    "B3LYP sags below them (delocalization error) and rises on fractional spins (static correlation "
+    "error); DM21 was trained to stay on them. Stretched H2+ and H2 show the same errors as bond curves."
+)
+
+VIEWS = ("Fractional charge", "Fractional spin", "Dissociation")
+FRONTIER_LABELS = {"ip": "IP", "minus_homo": "-HOMO", "ea": "EA", "minus_lumo": "-LUMO"}
+OPTIONS = {
+    "fe_view": "Fractional charge",
+    "fe_functionals": ["DM21", "B3LYP"],
+    "fe_points": 9,
+    "fe_unit": "kcal/mol",
+    "fe_preset": "H2+",
+    "fe_template": "H 0 0 0; H 0 0 {r}",
+    "fe_values": "0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0",
+    "fe_scan_basis": "aug-cc-pvdz",
+}
+keep_choice(tuple(OPTIONS), OPTIONS)
+
+# One click redraws a classic figure of the paper (DM21 against B3LYP).
+DEMOS = {
+    "H atom E(N), 0 to 2 electrons": {"fe_view": "Fractional charge", "fe_points": 9},
+    "H atom fractional spin": {"fe_view": "Fractional spin", "fe_points": 5},
+    "H2+ dissociation": {"fe_view": "Dissociation", "fe_preset": "H2+"},
+    "H2 dissociation": {"fe_view": "Dissociation", "fe_preset": "H2 (unrestricted)"},
+}
+
+
+def _start_demo(name: str) -> None:
+    for key, value in {**DEMOS[name], "fe_functionals": ["DM21", "B3LYP"]}.items():
+        set_widget(key, value)
+    if DEMOS[name]["fe_view"] != "Dissociation":
+        set_choice("Library", "aug-cc-pvtz", 0, 1, mi_library="H")
+    else:
+        preset = DISSOCIATION_PRESETS[DEMOS[name]["fe_preset"]]
+        set_widget("fe_template", preset["template"])
+        set_widget("fe_values", ", ".join(f"{v:g}" for v in preset["values"]))
+    st.session_state["fe_autorun"] = True
+
+
+st.caption("Paper demos (DM21 against B3LYP; the first run computes, later ones come from the store):")
+for column, name in zip(st.columns(len(DEMOS)), DEMOS, strict=True):
+    column.button(name, on_click=_start_demo, args=(name,), key=f"fe_demo_{name}", use_container_width=True)
+
+view = st.segmented_control("View", VIEWS, **kept("fe_view")) or VIEWS[0]
+molecule = None
+if view != "Dissociation":
+    choose, picture = st.columns([3, 2])
+    with choose:
+        molecule = molecule_input()
+    with picture:
+        if molecule is not None:
+            show_molecule(molecule, height=260)
+else:
+    left, right = st.columns([1, 2])
+    preset_names = list(DISSOCIATION_PRESETS) + ["Custom"]
+    preset_name = left.selectbox("Preset", preset_names, **kept("fe_preset"))
+    if preset_name != "Custom":
+        preset = DISSOCIATION_PRESETS[preset_name]
+        template, charge, spin, kind = (
+            preset["template"],
+            preset["charge"],
+            preset["spin"],
+            preset.get("kind"),
+        )
+        right.text_input("Geometry ({r} in Angstrom)", value=template, disabled=True, key="fe_template_shown")
+    else:
+        template = right.text_input("Geometry ({r} in Angstrom)", **kept("fe_template"))
+        c1, c2, c3 = st.columns(3)
+        charge = c1.number_input("Charge", -4, 4, value=0, step=1, key="fe_charge")
+        spin = c2.number_input("Spin 2S", 0, 8, value=0, step=1, key="fe_spin")
+        kind = c3.selectbox("SCF", ["UKS", "RKS"], key="fe_kind")
+    a, b = st.columns([2, 1])
+    values_text = a.text_input("Bond lengths r (Angstrom, comma-separated)", **kept("fe_values"))
+    scan_basis = b.selectbox("Basis set", BASES, **kept("fe_scan_basis"))
+
+left, middle, right = st.columns(3)
+functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("fe_functionals"))
+if view != "Dissociation":
+    points = middle.slider("Points", 3, 17, step=2, **kept("fe_points"))
+unit = right.selectbox("Unit of deviations and errors", units.UNITS, **kept("fe_unit"))
+
+run = st.button("Run", type="primary", key="fe_run", disabled=not functionals)
+if st.session_state.pop("fe_autorun", False):
+    run = True
+
+
+@st.cache_resource
+def results_store() -> ResultsStore:
+    """The results database shared by every session of this server (and the CLI)."""
+    return ResultsStore()
+
+
+def _values(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ExplorerError(
+            f"cannot read the bond lengths {text!r}: give numbers separated by commas"
+        ) from None
+    if not values or min(values) <= 0:
+        raise ExplorerError("give at least one positive bond length")
+    return values
+
+
+if run and functionals and (view == "Dissociation" or molecule is not None):
+    with st.status("Running…", expanded=False) as status:
+
+        def progress(event: dict) -> None:
+            if "cycle" in event:
+                status.update(
+                    label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
+                )
+
+        curves = {}
+        try:
+            for functional in functionals:
+                if view != "Dissociation":
+                    curve = fractional_charge if view == "Fractional charge" else fractional_spin
+                    curves[functional] = curve(
+                        molecule,
+                        functional,
+                        results_store(),
+                        points=points,
+                        grid=GridSpec(),
+                        progress=progress,
+                    )
+                else:
+                    curves[functional] = scan(
+                        template,
+                        _values(values_text),
+                        functional,
+                        results_store(),
+                        charge=int(charge),
+                        spin=int(spin),
+                        basis=scan_basis,
+                        kind=kind,
+                        grid=GridSpec(),
+                        progress=progress,
+                    )
+        except ExplorerError as err:
+            status.update(label="failed", state="error")
+            st.error(str(err))
+        else:
+            status.update(label="done", state="complete")
+            label = (
+                f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
+                if view == "Dissociation"
+                else f"{molecule.name or molecule.formula()} / {molecule.basis}"
+            )
+            limit = DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None
+            st.session_state["fe_last"] = {"view": view, "curves": curves, "label": label, "limit": limit}
+
+last = st.session_state.get("fe_last")
+if last is not None:
+    curves, label = last["curves"], last["label"]
+    st.subheader(f"{last['view']}: {label}")
+    notes = [B3LYP_NOTE] if "B3LYP" in curves else []
+    if last["view"] == "Fractional charge":
+        series = [
+            {
+                "name": f,
+                "x": [p["n_electrons"] for p in pts],
+                "y": [p["energy"] for p in pts],
+                "converged": [p["converged"] for p in pts],
+            }
+            for f, pts in curves.items()
+        ]
+        lines = []
+        for f, pts in curves.items():
+            integers = [p for p in pts if abs(p["delta"] - round(p["delta"])) < 1e-9 and p["converged"]]
+            lines.append(
+                {
+                    "name": f"{f}: straight lines between integers",
+                    "x": [p["n_electrons"] for p in integers],
+                    "y": [p["energy"] for p in integers],
+                }
+            )
+        st.plotly_chart(curves_figure(series, "number of electrons N", "energy (Ha)", lines), key="fe_en")
+        deviation_series, summary = [], []
+        for f, pts in curves.items():
+            lin = linearity(pts)
+            deviation_series.append(
+                {
+                    "name": f,
+                    "x": [p["n_electrons"] for p in pts],
+                    "y": [units.from_hartree(d, unit) for d in lin["deviations"]],
+                    "converged": [p["converged"] for p in pts],
+                }
+            )
+            frontier = ionization_and_affinity(pts)
+            row = {
+                "functional": f,
+                f"max |deviation| ({unit})": units.from_hartree(lin["max_abs_deviation"], unit),
+            }
+            for segment in lin["segments"]:
+                row[f"curvature N={segment['n_left']}..{segment['n_right']} (Ha)"] = segment["curvature"]
+            for name, label in FRONTIER_LABELS.items():
+                row[f"{label} (eV)"] = units.from_hartree(frontier[name], "eV")
+            summary.append(row)
+        st.plotly_chart(
+            curves_figure(
+                deviation_series,
+                "number of electrons N",
+                f"E - straight line ({unit})",
+                [{"name": "exact (0)", "x": series[0]["x"], "y": [0.0] * len(series[0]["x"])}],
+            ),
+            key="fe_dev",
+        )
+        orbital_series = []
+        for f, pts in curves.items():
+            for which in ("homo", "lumo"):
+                orbital_series.append(
+                    {
+                        "name": f"{f} {which.upper()}",
+                        "x": [p["n_electrons"] for p in pts if p[which] is not None],
+                        "y": [units.from_hartree(p[which], "eV") for p in pts if p[which] is not None],
+                    }
+                )
+        st.plotly_chart(
+            curves_figure(orbital_series, "number of electrons N", "orbital energy (eV)"), key="fe_orb"
+        )
+        st.dataframe(summary, hide_index=True)
+        notes.append(
+            "Curvature: second derivative of E(N) on each segment from a quadratic fit; positive "
+            "(convex) is delocalization error, negative (concave) localization error. Exact: 0. IP and "
+            "EA from integer energy differences beside -HOMO and -LUMO at the integer N (equal for the "
+            "exact functional)."
+        )
+    elif last["view"] == "Fractional spin":
+        series = [
+            {
+                "name": f,
+                "x": [p["fraction"] for p in pts],
+                "y": [units.from_hartree(p["energy"] - pts[0]["energy"], unit) for p in pts],
+                "converged": [p["converged"] for p in pts],
+            }
+            for f, pts in curves.items()
+        ]
+        flat = {"name": "exact: flat", "x": [0.0, 1.0], "y": [0.0, 0.0]}
+        st.plotly_chart(
+            curves_figure(
+                series, "fraction f of the electron moved from alpha to beta", f"E(f) - E(0) ({unit})", [flat]
+            ),
+            key="fe_spin_plot",
+        )
+        summary = [
+            {
+                "functional": f,
+                f"E(f=0.5) - E(0) ({unit})": units.from_hartree(
+                    min(pts, key=lambda p: abs(p["fraction"] - 0.5))["energy"] - pts[0]["energy"], unit
+                ),
+                "E(f=0) (Ha)": pts[0]["energy"],
+            }
+            for f, pts in curves.items()
+        ]
+        st.dataframe(summary, hide_index=True)
+    else:
+        limit = last["limit"] or {}
+        exact = limit.get("exact_limit")
+        series = [
+            {
+                "name": f,
+                "x": [p["value"] for p in pts],
+                "y": [p["energy"] for p in pts],
+                "converged": [p["converged"] for p in pts],
+            }
+            for f, pts in curves.items()
+        ]
+        xs = series[0]["x"]
+        references = (
+            []
+            if exact is None
+            else [{"name": "exact large-R limit", "x": [min(xs), max(xs)], "y": [exact, exact]}]
+        )
+        st.plotly_chart(curves_figure(series, "r (Angstrom)", "energy (Ha)", references), key="fe_bond")
+        summary = []
+        for i, r in enumerate(xs):
+            row = {"r (A)": r}
+            for f, pts in curves.items():
+                point = pts[i]
+                row[f"{f} E (Ha)"] = point["energy"] if point["converged"] else None
+                if exact is not None:
+                    row[f"{f} E - limit ({unit})"] = (
+                        units.from_hartree(point["energy"] - exact, unit) if point["converged"] else None
+                    )
+            summary.append(row)
+        st.dataframe(summary, hide_index=True)
+        if exact is not None:
+            notes.append(f"Exact limit {exact:.6f} Ha: {limit.get('limit_source', '')}")
+        if any(not p["converged"] for pts in curves.values() for p in pts):
+            notes.append("Crosses mark points whose SCF did not converge: they are not results.")
+    notes.append("Energies on the DM21 reference grid (level 3); every point is kept in the results store.")
+    st.caption(" ".join(notes))
+    flat_points = [{"functional": f, **p} for f, pts in curves.items() for p in pts]
+    a, b = st.columns(2)
+    a.download_button(
+        "Points (CSV)", table_csv(flat_points), "fractional_points.csv", "text/csv", key="fe_csv"
+    )
+    b.download_button(
+        "Points (JSON)",
+        table_json(flat_points, view=last["view"], system=label, grid=GridSpec().as_dict()),
+        "fractional_points.json",
+        "application/json",
+        key="fe_json",
+    )
