@@ -224,15 +224,17 @@ def test_h2_plus_scan_converges_and_is_stored(functional, store):
 def test_h2_unrestricted_dissociates_restricted_does_not(store):
     atom = run_scf_stored(parse_atoms("H 0 0 0", basis="6-31g"), "B3LYP", store, grid=LIGHT)[0].energy
     common = {"basis": "6-31g", "grid": LIGHT}
-    uks = fr.scan(H2_TEMPLATE, [0.74, 4.0], "B3LYP", store, kind="UKS", **common)
-    rks = fr.scan(H2_TEMPLATE, [0.74, 4.0], "B3LYP", store, kind="RKS", **common)
+    # Steps as in the app's presets: each point starts from its neighbour (broken symmetry for UKS).
+    values = [0.74, 1.5, 2.5, 4.0]
+    uks = fr.scan(H2_TEMPLATE, values, "B3LYP", store, kind="UKS", **common)
+    rks = fr.scan(H2_TEMPLATE, values, "B3LYP", store, kind="RKS", **common)
     assert all(p["converged"] for p in uks + rks)
     # Near equilibrium both are the same closed-shell solution (<S^2> = 0).
     assert uks[0]["energy"] == pytest.approx(rks[0]["energy"], abs=1e-7) and abs(uks[0]["s2"]) < 1e-6
     # At 4 A the broken-symmetry guess reaches two H atoms (<S^2> near 1, measured 1.000, energy
     # within 0.1 mHa of twice the atom); restricted stays ~95 mHa above (static correlation error).
-    assert uks[1]["s2"] > 0.9 and uks[1]["energy"] == pytest.approx(2 * atom, abs=1e-3), (uks, atom)
-    assert rks[1]["energy"] - 2 * atom > 0.05
+    assert uks[-1]["s2"] > 0.9 and uks[-1]["energy"] == pytest.approx(2 * atom, abs=1e-3), (uks, atom)
+    assert rks[-1]["energy"] - 2 * atom > 0.05
 
 
 def test_bad_templates_are_one_line_input_errors(store):
