@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, ResultsStore, network, units
+from explorer import ExplorerError, GridSpec, units
 from explorer.compare import (
     B3LYP_NOTE,
     CLASSICAL,
@@ -17,6 +17,7 @@ from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input, size_guard
+from pages.ui.resources import load_networks, results_store
 from pages.ui.viewer import show_molecule
 
 page_setup()
@@ -28,18 +29,6 @@ st.markdown(
     "that chemistry cares about: atomization energies against experiment, orbital energies and the "
     "HOMO-LUMO gap (DM21's are closer to ionization energies than B3LYP's), dipoles and <S²>."
 )
-
-
-@st.cache_resource(show_spinner="Loading the DM21 network…")
-def loaded_network(name: str):
-    """The DM21 network ``name``, loaded once per server process and shared by all sessions."""
-    return network.load_network(name)
-
-
-@st.cache_resource
-def results_store() -> ResultsStore:
-    """The results database shared by every session of this server (and the CLI)."""
-    return ResultsStore()
 
 
 OPTIONS = {
@@ -99,9 +88,7 @@ if molecule is not None and functionals:
                         status.write(f"{event['task']}: {event['stage']}")
 
                 try:
-                    for name in functionals:
-                        if network.is_dm21(name):
-                            loaded_network(name)
+                    load_networks(functionals)
                     rows = compare_functionals(
                         molecule,
                         functionals,

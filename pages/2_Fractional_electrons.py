@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, ResultsStore, units
+from explorer import ExplorerError, GridSpec, units
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.exports import table_csv, table_json
 from explorer.fractional import (
@@ -16,6 +16,7 @@ from explorer.fractional import (
 from explorer.plots import curves_figure
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input, set_choice, set_widget
+from pages.ui.resources import load_networks, results_store
 from pages.ui.viewer import show_molecule
 
 page_setup()
@@ -110,12 +111,6 @@ if st.session_state.pop("fe_autorun", False):
     run = True
 
 
-@st.cache_resource
-def results_store() -> ResultsStore:
-    """The results database shared by every session of this server (and the CLI)."""
-    return ResultsStore()
-
-
 def _values(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
@@ -139,6 +134,7 @@ if run and functionals and (view == "Dissociation" or molecule is not None):
 
         curves = {}
         try:
+            load_networks(functionals)
             for functional in functionals:
                 if view != "Dissociation":
                     curve = fractional_charge if view == "Fractional charge" else fractional_spin

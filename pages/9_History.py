@@ -4,12 +4,13 @@ from datetime import datetime
 
 import streamlit as st
 
-from explorer import ExplorerError, ResultsStore, units
+from explorer import ExplorerError, units
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.exports import table_csv, table_json
 from explorer.molecules import Molecule
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import set_choice, set_widget
+from pages.ui.resources import results_store
 
 page_setup()
 
@@ -22,7 +23,7 @@ st.markdown(
 )
 
 try:
-    store = ResultsStore()
+    store = results_store()
 except ExplorerError as err:
     st.error(str(err))
     st.stop()
