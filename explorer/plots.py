@@ -40,6 +40,10 @@ def difference_bar_figure(labels: list[str], values: list[float], axis_title: st
     return figure
 
 
+#: Colours of successive series in curves_figure (references may reuse them to match a series).
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
 def curves_figure(
     series: list[dict],
     x_title: str,
@@ -55,9 +59,8 @@ def curves_figure(
     between integer electron numbers, or an exact large-R limit).
     """
     figure = go.Figure()
-    palette = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
     for index, s in enumerate(series):
-        color = palette[index % len(palette)]
+        color = PALETTE[index % len(PALETTE)]
         ok = s.get("converged") or [True] * len(s["x"])
         good = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if c and y is not None]
         bad = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if not c and y is not None]

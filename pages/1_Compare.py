@@ -16,9 +16,8 @@ from explorer.dispersion import DM21_NOTE
 from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
 from pages.ui.layout import page_setup
-from pages.ui.molecule_input import keep_choice, kept, molecule_input, size_guard
+from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import load_networks, results_store
-from pages.ui.viewer import show_molecule
 
 page_setup()
 
@@ -41,12 +40,7 @@ keep_choice((*OPTIONS, "cmp_baseline"), OPTIONS)
 if st.session_state.get("cmp_baseline") not in st.session_state["cmp_functionals"]:
     st.session_state.pop("cmp_baseline", None)  # the baseline must be one of the functionals
 
-choose, view = st.columns([3, 2])
-with choose:
-    molecule = molecule_input()
-with view:
-    if molecule is not None:
-        show_molecule(molecule, height=330)
+molecule = molecule_input_with_view(height=330)
 
 left, middle, right = st.columns(3)
 functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("cmp_functionals"))

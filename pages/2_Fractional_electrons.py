@@ -13,11 +13,10 @@ from explorer.fractional import (
     linearity,
     scan,
 )
-from explorer.plots import curves_figure
+from explorer.plots import PALETTE, curves_figure
 from pages.ui.layout import page_setup
-from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input, set_choice, set_widget
+from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
 from pages.ui.resources import load_networks, results_store
-from pages.ui.viewer import show_molecule
 
 page_setup()
 st.title("Fractional electrons")
@@ -71,12 +70,7 @@ for column, name in zip(st.columns(len(DEMOS)), DEMOS, strict=True):
 view = st.segmented_control("View", VIEWS, **kept("fe_view")) or VIEWS[0]
 molecule = None
 if view != "Dissociation":
-    choose, picture = st.columns([3, 2])
-    with choose:
-        molecule = molecule_input()
-    with picture:
-        if molecule is not None:
-            show_molecule(molecule, height=260)
+    molecule = molecule_input_with_view(height=260)
 else:
     left, right = st.columns([1, 2])
     preset_names = list(DISSOCIATION_PRESETS) + ["Custom"]
@@ -188,13 +182,14 @@ if last is not None:
             for f, pts in curves.items()
         ]
         lines = []
-        for f, pts in curves.items():
+        for index, (f, pts) in enumerate(curves.items()):
             integers = [p for p in pts if abs(p["delta"] - round(p["delta"])) < 1e-9 and p["converged"]]
             lines.append(
                 {
                     "name": f"{f}: straight lines between integers",
                     "x": [p["n_electrons"] for p in integers],
                     "y": [p["energy"] for p in integers],
+                    "color": PALETTE[index % len(PALETTE)],  # the colour of its functional's curve
                 }
             )
         st.plotly_chart(curves_figure(series, "number of electrons N", "energy (Ha)", lines), key="fe_en")

@@ -120,6 +120,19 @@ def molecule_input() -> Molecule | None:
     return molecule
 
 
+def molecule_input_with_view(height: int = 330) -> Molecule | None:
+    """The chooser with the chosen molecule in 3D beside it; returns what molecule_input returns."""
+    from pages.ui.viewer import show_molecule
+
+    choose, picture = st.columns([3, 2])
+    with choose:
+        molecule = molecule_input()
+    with picture:
+        if molecule is not None:
+            show_molecule(molecule, height=height)
+    return molecule
+
+
 def _base_molecule(source: str) -> Molecule:
     """The structure from the chosen source, with its own charge and spin (basis set later)."""
     if source == "Library":
