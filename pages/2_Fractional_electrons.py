@@ -166,21 +166,35 @@ if run and functionals and (view == "Dissociation" or molecule is not None):
             limit = DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None
             st.session_state["fe_last"] = {"view": view, "curves": curves, "label": label, "limit": limit}
 
+
+def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str = "Ha") -> list[dict]:
+    """One plot series per functional: ``x_key`` against the energy (in ``unit``; relative to the
+    curve's first point if asked), None where a point has no energy (its SCF failed)."""
+    series = []
+    for f, pts in curves.items():
+        origin = pts[0]["energy"] if relative_to_first else 0.0
+        energies = [
+            None if p["energy"] is None or origin is None else units.from_hartree(p["energy"] - origin, unit)
+            for p in pts
+        ]
+        series.append(
+            {
+                "name": f,
+                "x": [p[x_key] for p in pts],
+                "y": energies,
+                "converged": [p["converged"] for p in pts],
+            }
+        )
+    return series
+
+
 last = st.session_state.get("fe_last")
 if last is not None:
     curves, label = last["curves"], last["label"]
     st.subheader(f"{last['view']}: {label}")
     notes = [B3LYP_NOTE] if "B3LYP" in curves else []
     if last["view"] == "Fractional charge":
-        series = [
-            {
-                "name": f,
-                "x": [p["n_electrons"] for p in pts],
-                "y": [p["energy"] for p in pts],
-                "converged": [p["converged"] for p in pts],
-            }
-            for f, pts in curves.items()
-        ]
+        series = _series(curves, "n_electrons")
         lines = []
         for index, (f, pts) in enumerate(curves.items()):
             integers = [p for p in pts if abs(p["delta"] - round(p["delta"])) < 1e-9 and p["converged"]]
@@ -244,15 +258,7 @@ if last is not None:
             "exact functional)."
         )
     elif last["view"] == "Fractional spin":
-        series = [
-            {
-                "name": f,
-                "x": [p["fraction"] for p in pts],
-                "y": [units.from_hartree(p["energy"] - pts[0]["energy"], unit) for p in pts],
-                "converged": [p["converged"] for p in pts],
-            }
-            for f, pts in curves.items()
-        ]
+        series = _series(curves, "fraction", relative_to_first=True, unit=unit)
         flat = {"name": "exact: flat", "x": [0.0, 1.0], "y": [0.0, 0.0]}
         st.plotly_chart(
             curves_figure(
@@ -260,29 +266,21 @@ if last is not None:
             ),
             key="fe_spin_plot",
         )
-        summary = [
-            {
-                "functional": f,
-                f"E(f=0.5) - E(0) ({unit})": units.from_hartree(
-                    min(pts, key=lambda p: abs(p["fraction"] - 0.5))["energy"] - pts[0]["energy"], unit
-                ),
-                "E(f=0) (Ha)": pts[0]["energy"],
-            }
-            for f, pts in curves.items()
-        ]
+        summary = []
+        for line, (f, pts) in zip(series, curves.items(), strict=True):
+            middle = min(range(len(pts)), key=lambda i: abs(pts[i]["fraction"] - 0.5))
+            summary.append(
+                {
+                    "functional": f,
+                    f"E(f=0.5) - E(0) ({unit})": line["y"][middle],
+                    "E(f=0) (Ha)": pts[0]["energy"],
+                }
+            )
         st.dataframe(summary, hide_index=True)
     else:
         limit = last["limit"] or {}
         exact = limit.get("exact_limit")
-        series = [
-            {
-                "name": f,
-                "x": [p["value"] for p in pts],
-                "y": [p["energy"] for p in pts],
-                "converged": [p["converged"] for p in pts],
-            }
-            for f, pts in curves.items()
-        ]
+        series = _series(curves, "value")
         xs = series[0]["x"]
         references = (
             []

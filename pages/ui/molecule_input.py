@@ -195,7 +195,7 @@ def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
 
     molecule = Molecule(base.atoms, charge, spin, basis, base.name, base.source)
     validate(molecule)
-    molecule.to_pyscf()  # raises InputError for a basis without functions for these elements
+    _basis_size(molecule)  # raises InputError for a bad basis; cached for the size guard
     return molecule
 
 
@@ -214,8 +214,9 @@ def size_guard(molecule: Molecule, functionals: list[str]) -> bool:
     return st.checkbox("Run anyway", key="size_guard_override")
 
 
-@st.cache_data(max_entries=256)
+@st.cache_data(max_entries=256, show_spinner=False)
 def _basis_size(molecule: Molecule) -> int:
+    """Number of basis functions; InputError (not cached) for a basis that does not fit the molecule."""
     return int(molecule.to_pyscf().nao_nr())
 
 
