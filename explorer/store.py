@@ -31,8 +31,8 @@ DB_ENV = "DM21_EXPLORER_DB"
 #: Bump when a change to the engine can change stored numbers: old entries then stop matching.
 ENGINE_VERSION = "1"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY,
     created REAL NOT NULL,
     formula TEXT NOT NULL,
@@ -40,16 +40,17 @@ CREATE TABLE IF NOT EXISTS results (
     basis TEXT NOT NULL,
     request TEXT NOT NULL,
     result TEXT NOT NULL,
-    dm BLOB
-);
-CREATE TABLE IF NOT EXISTS claims (
+    dm BLOB,
+    name TEXT NOT NULL DEFAULT ''
+)""",
+    """CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     started REAL NOT NULL
+)""",
 )
-"""
 #: A claim by a process on another host is presumed abandoned after this long (seconds); on this
 #: host a claim is abandoned as soon as its process is gone.
 FOREIGN_CLAIM_TIMEOUT = 24 * 3600.0
@@ -99,12 +100,21 @@ class ResultsStore:
         self.path = Path(path) if path is not None else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
+            db = self._connect()
+            try:
+                db.isolation_level = None  # explicit transactions below
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
+                # One write transaction for creation and migration, so two processes opening a new
+                # database at once cannot both add the same column.
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA:
+                    db.execute(statement)
                 columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
                 if "name" not in columns:  # databases written before names were kept
                     db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+                db.execute("COMMIT")
+            finally:
+                db.close()
         except (sqlite3.DatabaseError, OSError) as err:
             raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
 

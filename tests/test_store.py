@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -58,6 +59,37 @@ def test_corrupted_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ExplorerError, match="results database"):
         ResultsStore(path)
+
+
+def test_old_database_is_migrated_once_by_concurrent_openers(tmp_path):
+    # A database written before the name column existed, opened by 8 threads at once: exactly one adds
+    # the column; none fails (CI once saw "duplicate column name" from two processes racing).
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE results (key TEXT PRIMARY KEY, created REAL NOT NULL, formula TEXT NOT NULL, "
+            "functional TEXT NOT NULL, basis TEXT NOT NULL, request TEXT NOT NULL, "
+            "result TEXT NOT NULL, dm BLOB)"
+        )
+        db.execute("INSERT INTO results VALUES ('k', 0, 'H2', 'PBE', 'sto-3g', '{}', '{}', NULL)")
+    db.close()
+    barrier, errors = threading.Barrier(8), []
+
+    def open_store():
+        barrier.wait()
+        try:
+            ResultsStore(path)
+        except ExplorerError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [row] = ResultsStore(path).list()
+    assert (row["key"], row["name"], row["formula"]) == ("k", "", "H2")
 
 
 def test_cli_second_identical_run_is_cached(tmp_path):
