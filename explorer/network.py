@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +37,8 @@ FEATURE_NAMES = (
 )
 #: Range-separation parameters of the local Hartree-Fock features, in 1/bohr, in column order.
 HFX_OMEGAS = (0.0, 0.4)
-#: Points per call to TensorFlow: bounds the memory of the tape (about 30 kB per point).
-POINTS_PER_BATCH = 32768
+#: Points per call to TensorFlow: small enough that the (N, 256) activations stay in cache.
+POINTS_PER_BATCH = 4096
 
 _networks: dict[str, Network] = {}
 _lock = threading.Lock()
@@ -83,7 +84,14 @@ def _quiet_tensorflow():
 
 
 class Network:
-    """One loaded DM21 checkpoint with a compiled function for its value and input gradients."""
+    """One loaded DM21 checkpoint, evaluated with its input derivatives in two ways.
+
+    The fast path (default) runs the network's layers, read from the checkpoint, with a hand-derived
+    backward pass: TensorFlow's automatic gradient of the checkpoint's graph also differentiates
+    every weight matrix and costs three forward passes; the hand-derived one costs about one. The
+    exact path is the checkpoint's own graph under automatic differentiation. On loading, both run
+    on a probe set and must agree to float32 precision, else the exact path is used throughout.
+    """
 
     def __init__(self, name: str):
         tf = _quiet_tensorflow()
@@ -91,50 +99,195 @@ class Network:
         self.path = weights.find_checkpoint(name)
         with _stderr_silenced():
             self._model = tf.saved_model.load(str(self.path), tags=[])
-        signature = self._model.signatures["default"]
-        specs = [tf.TensorSpec([None, 1], tf.float32)] * 7 + [tf.TensorSpec([None, 2], tf.float32)] * 2
+        self._exact = _autodiff_function(tf, self._model.signatures["default"])
+        self._fast = _hand_derived_function(tf, _layer_parameters(self._model))
+        self.fast_path = _paths_agree(self._fast, self._exact)
 
-        @tf.function(input_signature=specs)
-        def value_and_gradients(*features):
-            with tf.GradientTape() as tape:
-                for x in features:
-                    tape.watch(x)
-                inputs = {f"tensor_dict${k}": v for k, v in zip(FEATURE_NAMES, features, strict=True)}
-                n = tf.shape(features[0])[0]
-                # Coordinates and weights are inputs of the signature but do not enter the output.
-                inputs["tensor_dict$grid_coords"] = tf.zeros([n, 3], tf.float32)
-                inputs["tensor_dict$grid_weights"] = tf.ones([n, 1], tf.float32)
-                exc = signature(**inputs)["grid_contribution"]
-                # Each output depends only on its own point's inputs, so the gradient of the sum
-                # is the per-point derivative.
-                total = tf.reduce_sum(exc)
-            grads = tape.gradient(total, list(features), unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            return exc, grads
-
-        self._value_and_gradients = value_and_gradients
-
-    def evaluate(self, features: dict[str, np.ndarray]) -> NetworkOutput:
+    def evaluate(self, features: dict[str, np.ndarray], exact: bool = False) -> NetworkOutput:
         """Evaluates the XC energy density and its derivatives at every point.
 
         ``features`` maps each FEATURE_NAMES entry to an array of shape (N,) (densities in
         electrons/bohr^3, tau in Hartree/bohr^3, squared gradients in electrons^2/bohr^8) or (N, 2)
-        (local HF exchange energy densities, Hartree/bohr^3).
+        (local HF exchange energy densities, Hartree/bohr^3). ``exact`` forces the checkpoint's own
+        graph with automatic differentiation (for benchmarks and tests of the fast path).
         """
-        n = len(features["rho_a"])
-        exc = np.empty(n)
-        grads = {k: np.empty((n, 2) if k.startswith("hfx") else n) for k in FEATURE_NAMES}
-        for start in range(0, n, POINTS_PER_BATCH):
-            stop = min(start + POINTS_PER_BATCH, n)
-            batch = [
-                np.asarray(features[k][start:stop], dtype=np.float32).reshape(stop - start, -1)
-                for k in FEATURE_NAMES
-            ]
-            value, gradients = self._value_and_gradients(*batch)
-            exc[start:stop] = value.numpy()
-            for k, g in zip(FEATURE_NAMES, gradients, strict=True):
-                g = g.numpy()
-                grads[k][start:stop] = g if k.startswith("hfx") else g[:, 0]
-        return NetworkOutput(exc=exc, grads=grads)
+        function = self._exact if exact or not self.fast_path else self._fast
+        return _evaluate_in_batches(function, features)
+
+
+def _evaluate_in_batches(function, features: dict[str, np.ndarray]) -> NetworkOutput:
+    n = len(features["rho_a"])
+    exc = np.empty(n)
+    grads = {k: np.empty((n, 2) if k.startswith("hfx") else n) for k in FEATURE_NAMES}
+    for start in range(0, n, POINTS_PER_BATCH):
+        stop = min(start + POINTS_PER_BATCH, n)
+        batch = [
+            np.asarray(features[k][start:stop], dtype=np.float32).reshape(stop - start, -1)
+            for k in FEATURE_NAMES
+        ]
+        value, gradients = function(*batch)
+        exc[start:stop] = value.numpy()
+        for k, g in zip(FEATURE_NAMES, gradients, strict=True):
+            g = g.numpy()
+            grads[k][start:stop] = g if k.startswith("hfx") else g[:, 0]
+    return NetworkOutput(exc=exc, grads=grads)
+
+
+def _feature_specs(tf):
+    return [tf.TensorSpec([None, 1], tf.float32)] * 7 + [tf.TensorSpec([None, 2], tf.float32)] * 2
+
+
+def _autodiff_function(tf, signature):
+    """The checkpoint's graph and its input gradients by automatic differentiation."""
+
+    @tf.function(input_signature=_feature_specs(tf))
+    def value_and_gradients(*features):
+        with tf.GradientTape() as tape:
+            for x in features:
+                tape.watch(x)
+            inputs = {f"tensor_dict${k}": v for k, v in zip(FEATURE_NAMES, features, strict=True)}
+            n = tf.shape(features[0])[0]
+            # Coordinates and weights are inputs of the signature but do not enter the output.
+            inputs["tensor_dict$grid_coords"] = tf.zeros([n, 3], tf.float32)
+            inputs["tensor_dict$grid_weights"] = tf.ones([n, 1], tf.float32)
+            exc = signature(**inputs)["grid_contribution"]
+            # Each output depends only on its own point's inputs, so the gradient of the sum
+            # is the per-point derivative.
+            total = tf.reduce_sum(exc)
+        grads = tape.gradient(total, list(features), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return exc, grads
+
+    return value_and_gradients
+
+
+#: Number of residual blocks of the DM21 networks (all four share one architecture).
+RESIDUAL_BLOCKS = 6
+_SCOPE = "local_functional_v2/"
+
+
+def _layer_parameters(model) -> dict[str, np.ndarray]:
+    """The checkpoint's weights by layer name ("SquashUnprocessedData/linear/w", ...), float32."""
+    params = {}
+    for v in model.variables:
+        name = v.name.split(_SCOPE, 1)[-1].rsplit(":", 1)[0]
+        params[name] = v.numpy()
+    return params
+
+
+def _hand_derived_function(tf, p: dict[str, np.ndarray]):
+    """The DM21 network with its input gradient derived by hand (no weight gradients).
+
+    The network, as stored in the checkpoints: the 11 inputs x (rho_a, rho_b, |grad rho|^2,
+    |grad rho_a|^2, |grad rho_b|^2, tau_a, tau_b, hfx_a(2), hfx_b(2)) are squashed to
+    s = log(|x| + 1e-9 + 1e-4), then h = tanh(s W + b); six residual blocks
+    h <- elu(LayerNorm(h W + b + h)) (epsilon 1e-5); enhancement factors a = 2 sigmoid(o / 2) of the
+    three outputs o = h W + b; exc = a_0 e_x^LDA + a_1 (hfx_a + hfx_b)(omega=0) + a_2 (...)(omega=0.4),
+    with e_x^LDA = -(3/4)(6/pi)^(1/3) (rho_a^(4/3) + rho_b^(4/3)).
+    """
+    const = {k: tf.constant(v, tf.float32) for k, v in p.items()}
+    blocks = [
+        (
+            const[f"MLP/{block}/linear/w"],
+            const[f"MLP/{block}/linear/b"],
+            const[f"MLP/{block}/layer_norm/gamma"],
+            const[f"MLP/{block}/layer_norm/beta"],
+        )
+        for block in ["ResidualBlock"] + [f"ResidualBlock_{i}" for i in range(1, RESIDUAL_BLOCKS)]
+    ]
+    w_in, b_in = const["SquashUnprocessedData/linear/w"], const["SquashUnprocessedData/linear/b"]
+    w_out, b_out = const["OutputLayer/linear/w"], const["OutputLayer/linear/b"]
+    lda = tf.constant(-0.75 * (6 / np.pi) ** (1 / 3), tf.float32)
+    four_thirds = tf.constant(4 / 3, tf.float32)
+
+    def mean(x):
+        return tf.reduce_mean(x, axis=1, keepdims=True)
+
+    @tf.function(input_signature=_feature_specs(tf))
+    def value_and_gradients(rho_a, rho_b, tau_a, tau_b, grad2_a, grad2_b, grad2, hfx_a, hfx_b):
+        x = tf.concat([rho_a, rho_b, grad2, grad2_a, grad2_b, tau_a, tau_b, hfx_a, hfx_b], axis=1)
+        # The two additions are kept apart as in the checkpoint: float32 rounds each one.
+        shifted = tf.abs(x) + 1e-9 + 1e-4
+        h = tf.tanh(tf.matmul(tf.math.log(shifted), w_in) + b_in)
+        h_in, saved = h, []
+        for w, b, gamma, beta in blocks:
+            z = tf.matmul(h, w) + b + h
+            centred = z - mean(z)
+            inv_std = tf.math.rsqrt(mean(tf.square(centred)) + 1e-5)
+            normed = centred * inv_std
+            h = tf.nn.elu(normed * gamma + beta)
+            saved.append((normed, inv_std, h))
+        sig = tf.sigmoid((tf.matmul(h, w_out) + b_out) / 2)
+        local = tf.concat([lda * (rho_a**four_thirds + rho_b**four_thirds), hfx_a + hfx_b], axis=1)
+        factors = 2 * sig
+        exc = tf.reduce_sum(factors * local, axis=1)
+
+        # Backward pass: d exc / d x, layer by layer.
+        g = tf.matmul(local * sig * (1 - sig), w_out, transpose_b=True)
+        for (w, _, gamma, _), (normed, inv_std, out) in zip(reversed(blocks), reversed(saved), strict=True):
+            g = g * tf.where(out > 0, 1.0, out + 1)  # elu'(y) = 1 for y > 0, elu(y) + 1 otherwise
+            g = g * gamma
+            g = inv_std * (g - mean(g) - normed * mean(g * normed))
+            g = tf.matmul(g, w, transpose_b=True) + g
+        g = tf.matmul(g * (1 - tf.square(h_in)), w_in, transpose_b=True) * tf.sign(x) / shifted
+        d_lda = factors[:, :1] * lda * four_thirds
+        return exc, [
+            g[:, 0:1] + d_lda * rho_a ** (four_thirds - 1),
+            g[:, 1:2] + d_lda * rho_b ** (four_thirds - 1),
+            g[:, 5:6],
+            g[:, 6:7],
+            g[:, 3:4],
+            g[:, 4:5],
+            g[:, 2:3],
+            g[:, 7:9] + factors[:, 1:],
+            g[:, 9:11] + factors[:, 1:],
+        ]
+
+    return value_and_gradients
+
+
+def probe_features(n: int = 512, seed: int = 0) -> dict[str, np.ndarray]:
+    """Plausible network inputs for ``n`` points spanning densities from 1e-8 to 1e2 electrons/bohr^3,
+    with gradients, tau and local exchange of matching magnitudes (for checks and benchmarks)."""
+    rng = np.random.default_rng(seed)
+    rho_a, rho_b = (10 ** rng.uniform(-8, 2, n) for _ in range(2))
+    rho = rho_a + rho_b
+    grad2_a, grad2_b = (r ** (8 / 3) * rng.uniform(0, 4, n) for r in (rho_a, rho_b))
+    grad2 = (np.sqrt(grad2_a) + np.sqrt(grad2_b)) ** 2 * rng.uniform(0.5, 1, n)
+    tau_a, tau_b = (
+        g / (8 * r) + r ** (5 / 3) * rng.uniform(0, 3, n) for g, r in ((grad2_a, rho_a), (grad2_b, rho_b))
+    )
+    hfx = [-(r ** (4 / 3))[:, None] * rng.uniform([0.7, 0.3], [1.0, 0.6], (n, 2)) for r in (rho_a, rho_b)]
+    return dict(
+        rho_a=rho_a,
+        rho_b=rho_b,
+        tau_a=tau_a,
+        tau_b=tau_b,
+        norm_grad_rho_a=grad2_a,
+        norm_grad_rho_b=grad2_b,
+        norm_grad_rho=grad2 + 0 * rho,
+        hfxa=hfx[0],
+        hfxb=hfx[1],
+    )
+
+
+#: Largest difference allowed between the fast and exact paths on the probe set, relative to the
+#: largest magnitude of each output: a few float32 roundings.
+PATH_TOLERANCE = 1e-5
+
+
+def _paths_agree(fast, exact) -> bool:
+    """True if the fast and exact evaluations agree on probe_features() within PATH_TOLERANCE."""
+    probe = probe_features()
+    a, b = _evaluate_in_batches(fast, probe), _evaluate_in_batches(exact, probe)
+    pairs = [(a.exc, b.exc)] + [(a.grads[k], b.grads[k]) for k in FEATURE_NAMES]
+    for x, y in pairs:
+        scale = max(np.abs(y).max(), 1e-30)
+        if not (np.abs(x - y) <= PATH_TOLERANCE * scale).all():
+            warnings.warn(
+                "DM21 fast evaluation disagrees with the checkpoint's graph; using the graph", stacklevel=2
+            )
+            return False
+    return True
 
 
 def load_network(name: str) -> Network:

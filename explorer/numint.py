@@ -17,18 +17,36 @@ of the two spin potentials.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from pyscf import dft, lib
 from pyscf.dft import numint
 
 from explorer import features, network
-from explorer.errors import ConvergenceError
+from explorer.errors import ConvergenceError, InputError
 from explorer.grids import GridSpec, build_grids
 
 #: Memory for one block's exchange integrals (two omegas, nao^2 float64 per point), in bytes.
 BLOCK_INTEGRAL_BYTES = 256e6
-#: Default memory for keeping exchange integrals between SCF iterations, in MB.
-DEFAULT_INTEGRAL_CACHE_MB = 2000
+#: Environment variable with the engine's memory budget in MB (default DEFAULT_MEMORY_MB).
+MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
+DEFAULT_MEMORY_MB = 4000
+#: Share of the budget left for everything but the kept exchange integrals (one block's work
+#: arrays, the network's activations, PySCF's own arrays, the interpreter and TensorFlow).
+WORKING_MEMORY_MB = 1500
+
+
+def memory_budget_mb() -> float:
+    """The engine's memory budget in MB: $DM21_EXPLORER_MEMORY_MB, else DEFAULT_MEMORY_MB."""
+    text = os.environ.get(MEMORY_ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_MEMORY_MB
+    except ValueError:
+        raise InputError(f"{MEMORY_ENV}={text!r} is not a number of megabytes") from None
+    if not value > 0:
+        raise InputError(f"{MEMORY_ENV} must be positive, got {text}")
+    return value
 
 
 class DM21NumInt(numint.NumInt):
@@ -38,11 +56,18 @@ class DM21NumInt(numint.NumInt):
     itself as a pure meta-GGA with no hybrid or range-separated exchange.
     """
 
-    def __init__(self, functional: str = "DM21", integral_cache_mb: float = DEFAULT_INTEGRAL_CACHE_MB):
+    def __init__(self, functional: str = "DM21", memory_mb: float | None = None, exact: bool = False):
+        """``memory_mb`` is the budget (default: memory_budget_mb()); exchange integrals beyond
+        what it leaves go to a temporary file. ``exact`` evaluates as the reference implementation
+        does: the checkpoint's graph with automatic differentiation, and float64 exchange
+        integrals recomputed at every call (slow; for benchmarks and tests of the fast path)."""
         super().__init__()
         self.functional = network.canonical_name(functional)
         self.network = network.load_network(self.functional)
-        self.integral_cache = features.ExchangeIntegralCache(int(integral_cache_mb * 1e6))
+        self.exact = exact
+        budget = memory_budget_mb() if memory_mb is None else memory_mb
+        kept = 0 if exact else max(0.0, budget - WORKING_MEMORY_MB)
+        self.integral_cache = features.ExchangeIntegralCache(int(kept * 1e6), spill=not exact)
 
     def _xc_type(self, *args, **kwargs):
         return "MGGA"
@@ -100,9 +125,13 @@ class DM21NumInt(numint.NumInt):
         ):
             rho = [features.spin_densities(mol, ao, dm_a, mask)]
             rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
-            nus = self.integral_cache.get(mol, grids, block, coords)
+            if self.exact:
+                nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
+            else:
+                nus = self.integral_cache.get(mol, grids, block, coords)
             exx, fxx = _local_exchange(nus, ao[0], dm_a, dm_b, restricted)
-            out = self.network.evaluate(features.network_features(rho[0], rho[1], exx[0], exx[1]))
+            feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
+            out = self.network.evaluate(feats, exact=self.exact)
             exc, grads = _finite_on_weighted_points(out, weight)
 
             nelec += [weight @ rho[0][0], weight @ rho[1][0]]
@@ -117,12 +146,12 @@ class DM21NumInt(numint.NumInt):
 
 def _local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool):
     """Local HF exchange of both spins on one block: e_x as two (N, 2) arrays (one column per
-    omega) and the matching F intermediates, a list per spin of one (N, nao) array per omega."""
-    exx, fxx = [], []
-    for dm in (dm_a,) if restricted else (dm_a, dm_b):
-        pairs = [features.local_exchange(nu, ao_values, dm) for nu in nus]
-        exx.append(np.stack([e for e, _ in pairs], axis=1))
-        fxx.append([f for _, f in pairs])
+    omega) and the matching F intermediates, a list per spin of one (N, nao) array per omega.
+    Both spins share one pass over each omega's integrals."""
+    dms = np.array([dm_a] if restricted else [dm_a, dm_b])
+    pairs = [features.local_exchange(nu, ao_values, dms) for nu in nus]  # per omega: (N, k), (N, nao, k)
+    exx = [np.stack([e[:, s] for e, _ in pairs], axis=1) for s in range(len(dms))]
+    fxx = [[f[:, :, s] for _, f in pairs] for s in range(len(dms))]
     if restricted:
         exx.append(exx[0])
         fxx.append(fxx[0])
@@ -178,18 +207,18 @@ def _finite_on_weighted_points(out: network.NetworkOutput, weight: np.ndarray):
     return exc, grads
 
 
-def dm21_ks(mol, functional: str = "DM21", kind: str | None = None, grids=None, grid_spec=None):
+def dm21_ks(mol, functional: str = "DM21", kind: str | None = None, grids=None, grid_spec=None, exact=False):
     """A PySCF Kohn-Sham object that runs ``functional`` (DM21, DM21m, DM21mc, DM21mu).
 
     ``kind`` is "RKS", "UKS" or "ROKS"; by default RKS for closed shells and UKS otherwise.
     ``grids`` (a built PySCF grid) is used as given; otherwise the grid of ``grid_spec``
-    (default: the DM21 reference grid) is built.
+    (default: the DM21 reference grid) is built. ``exact``: see DM21NumInt.
     """
     kind = (kind or ("RKS" if mol.spin == 0 else "UKS")).upper()
     factories = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
     if kind not in factories:
         raise ValueError(f"unknown Kohn-Sham kind {kind!r}: use RKS, UKS or ROKS")
     mf = factories[kind](mol)
-    mf._numint = DM21NumInt(functional)
+    mf._numint = DM21NumInt(functional, exact=exact)
     mf.grids = grids if grids is not None else build_grids(mol, grid_spec or GridSpec())
     return mf

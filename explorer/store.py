@@ -29,7 +29,7 @@ from explorer.molecules import Molecule
 
 DB_ENV = "DM21_EXPLORER_DB"
 #: Bump when a change to the engine can change stored numbers: old entries then stop matching.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS results (

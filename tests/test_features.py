@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from pyscf import scf
+from pyscf import lib, scf
 from pyscf.dft import numint
 
 from explorer import features
@@ -46,5 +46,27 @@ def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
     first = cache.get(mol, grids, 0, coords)
     assert cache.get(mol, grids, 0, coords) is first
     assert np.allclose(first[1], features.exchange_integrals(mol, coords, 0.4))
+    assert first[1].dtype == np.float32 and cache.bytes_in_memory == sum(nu.nbytes for nu in first)
+    # Over budget: blocks go to a temporary file and come back bit for bit.
     tiny = features.ExchangeIntegralCache(max_bytes=1)
-    assert tiny.get(mol, grids, 0, coords) is not tiny.get(mol, grids, 0, coords)
+    spilled = [tiny.get(mol, grids, b, grids.coords[64 * b : 64 * (b + 1)]) for b in range(3)]
+    assert tiny.bytes_in_memory == 0 and tiny.bytes_on_disk == sum(nu.nbytes for s in spilled for nu in s)
+    for b, nus in enumerate(spilled):
+        again = tiny.get(mol, grids, b, grids.coords[64 * b : 64 * (b + 1)])
+        assert all(np.array_equal(x, y) for x, y in zip(again, nus, strict=True))
+    # Without spilling, over-budget blocks are recomputed at each use.
+    none = features.ExchangeIntegralCache(max_bytes=1, spill=False)
+    assert none.get(mol, grids, 0, coords) is not none.get(mol, grids, 0, coords)
+    assert none.bytes_on_disk == 0
+
+
+def test_threaded_integrals_equal_serial_and_restore_omega(water_631g):
+    # The integrals are split across threads; the range-separation setting of the shared Mole must
+    # come back to 1/r afterwards (a race once left it at 0.4 and broke every later Coulomb matrix).
+    mol = water_631g
+    coords = build_grids(mol, GridSpec(level=1)).coords[:300]
+    threaded = features.exchange_integrals(mol, coords, 0.4)
+    assert mol.omega == 0
+    with lib.with_omp_threads(1):
+        serial = features.exchange_integrals(mol, coords, 0.4)
+    assert np.array_equal(threaded, serial)

@@ -1,0 +1,160 @@
+"""Speed benchmark: DM21 against B3LYP on the same molecule, basis and grid, in one process.
+
+For each case the SCF times (``Result.scf_seconds``: grid, warm start and SCF, not the one-off
+loading of TensorFlow and the network), their ratio, SCF cycles and the peak resident memory of each
+run are measured; optionally DM21's exact path (the reference evaluation: the checkpoint's graph,
+exchange integrals recomputed at every iteration, PySCF's default convergence test) is run too and
+its energy compared with the fast path's.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from explorer import network
+from explorer.errors import InputError
+from explorer.molecules import Molecule, from_library, from_smiles
+from explorer.numint import memory_budget_mb
+from explorer.scf import run_scf
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark system: a library name or SMILES, a basis, and a one-line description."""
+
+    name: str
+    basis: str
+    library: str | None = None
+    smiles: str | None = None
+    note: str = ""
+
+    def molecule(self) -> Molecule:
+        if self.library:
+            return from_library(self.library, self.basis)
+        return from_smiles(self.smiles, basis=self.basis)
+
+
+#: The issue's cases. The last one (estradiol, 20 heavy atoms, ~400 basis functions, ~350,000 grid
+#: points) needs ~10^11 exchange integrals per omega: hours on 2 cores, so run it deliberately.
+CASES = {
+    "water": Case("water", "cc-pvdz", library="water", note="H2O, 24 basis functions"),
+    "benzene": Case("benzene", "cc-pvdz", library="benzene", note="C6H6, 114 basis functions"),
+    "estradiol": Case(
+        "estradiol",
+        "def2-svp",
+        smiles="C[C@]12CC[C@H]3[C@@H](CCc4cc(O)ccc34)[C@@H]1CC[C@@H]2O",
+        note="C18H24O2, 20 heavy atoms (hours)",
+    ),
+}
+#: Small systems for a time-against-basis-size curve (water in growing bases).
+SCALING = [Case(f"water/{b}", b, library="water") for b in ("sto-3g", "6-31g", "cc-pvdz", "aug-cc-pvdz")]
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_memory(interval: float = 0.02):
+    """Samples the resident set size while the block runs; yields a dict whose "peak_mb" (MB) is
+    filled in at exit."""
+    out = {"peak_mb": 0.0}
+    done = threading.Event()
+
+    def sample():
+        peak = _rss_bytes()
+        while not done.wait(interval):
+            peak = max(peak, _rss_bytes())
+        out["peak_mb"] = max(peak, _rss_bytes()) / 1e6
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        done.set()
+        thread.join()
+
+
+def _timed(molecule: Molecule, functional: str, **options) -> dict:
+    with peak_memory() as memory:
+        result = run_scf(molecule, functional, **options)
+    return {
+        "energy": result.energy,
+        "converged": result.converged,
+        "scf_seconds": result.scf_seconds,
+        "cycles": result.cycles,
+        "peak_rss_mb": memory["peak_mb"],
+    }
+
+
+def run_case(case: Case, functional: str = "DM21", exact: bool = False, progress=None) -> dict:
+    """Times B3LYP and ``functional`` (and its exact path if ``exact``) on ``case``; seconds, MB,
+    Hartree. B3LYP is PySCF's VWN-RPA flavour."""
+    molecule = case.molecule()
+    mol = molecule.to_pyscf()
+    network.load_network(functional)  # loading is a one-off cost, not part of any SCF
+    tell = progress or (lambda message: None)
+    tell(f"{case.name}: B3LYP")
+    b3lyp = _timed(molecule, "B3LYP")
+    tell(f"{case.name}: {functional} (fast path)")
+    fast = _timed(molecule, functional)
+    out = {
+        "case": case.name,
+        "basis": case.basis,
+        "n_atoms": len(molecule.atoms),
+        "n_basis": mol.nao_nr(),
+        "functional": functional,
+        "b3lyp": b3lyp,
+        "dm21": fast,
+        "ratio": fast["scf_seconds"] / b3lyp["scf_seconds"],
+        "memory_budget_mb": memory_budget_mb(),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,  # KiB on Linux
+    }
+    if exact:
+        tell(f"{case.name}: {functional} (exact path)")
+        out["dm21_exact"] = _timed(molecule, functional, exact=True)
+        out["fast_minus_exact"] = fast["energy"] - out["dm21_exact"]["energy"]
+    return out
+
+
+def run(
+    names: list[str], functional: str = "DM21", exact: bool = False, scaling: bool = False, progress=None
+) -> dict:
+    """Runs the named cases of CASES (and the basis-size series if ``scaling``)."""
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        raise InputError(f"unknown benchmark case {unknown[0]!r}: choose from {', '.join(CASES)}")
+    t0 = time.perf_counter()
+    cases = [run_case(CASES[n], functional, exact, progress) for n in names]
+    series = [run_case(c, functional, False, progress) for c in SCALING] if scaling else []
+    return {"cases": cases, "scaling": series, "wall_seconds": time.perf_counter() - t0}
+
+
+def scaling_figure(series: list[dict]):
+    """Plotly figure: SCF seconds against basis functions for B3LYP and DM21 (log-log)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for key, label in (("b3lyp", "B3LYP (VWN-RPA)"), ("dm21", series[0]["functional"] if series else "DM21")):
+        fig.add_trace(
+            go.Scatter(
+                x=[row["n_basis"] for row in series],
+                y=[row[key]["scf_seconds"] for row in series],
+                text=[row["case"] for row in series],
+                mode="lines+markers",
+                name=label,
+            )
+        )
+    fig.update_layout(
+        xaxis={"title": "basis functions", "type": "log"},
+        yaxis={"title": "SCF time (s)", "type": "log"},
+        title="Time against basis size (2 cores)",
+    )
+    return fig
