@@ -40,6 +40,16 @@ st.page_link(
     icon=":material/show_chart:",
 )
 st.page_link(
+    "pages/3_Spin_states.py",
+    label="Spin states: singlet, triplet ... energies side by side, gaps against experiment (CH2, O2, ...)",
+    icon=":material/stacked_line_chart:",
+)
+st.page_link(
+    "pages/4_Densities.py",
+    label="Densities and XC maps: isosurfaces, density differences, DM21's XC energy density on a plane",
+    icon=":material/blur_on:",
+)
+st.page_link(
     "pages/9_History.py",
     label="History: every stored calculation, search, re-open, delete",
     icon=":material/history:",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import statistics
 import threading
 import time
 from contextlib import contextmanager
@@ -82,29 +83,44 @@ def peak_memory(interval: float = 0.02):
         thread.join()
 
 
-def _timed(molecule: Molecule, functional: str, **options) -> dict:
-    with peak_memory() as memory:
-        result = run_scf(molecule, functional, **options)
+def _timed(molecule: Molecule, functional: str, repeat: int = 1, **options) -> dict:
+    """One SCF, run ``repeat`` times: the median time, the last run's other figures."""
+    times = []
+    for _ in range(repeat):
+        with peak_memory() as memory:
+            result = run_scf(molecule, functional, **options)
+        times.append(result.scf_seconds)
     return {
         "energy": result.energy,
         "converged": result.converged,
-        "scf_seconds": result.scf_seconds,
+        "scf_seconds": statistics.median(times),
+        "all_seconds": times,
         "cycles": result.cycles,
         "peak_rss_mb": memory["peak_mb"],
     }
 
 
-def run_case(case: Case, functional: str = "DM21", exact: bool = False, progress=None) -> dict:
-    """Times B3LYP and ``functional`` (and its exact path if ``exact``) on ``case``; seconds, MB,
-    Hartree. B3LYP is PySCF's VWN-RPA flavour."""
+def _warm_up(functional: str) -> None:
+    """One-off costs (loading the network, PySCF's and libxc's first calls) kept out of timings."""
+    network.load_network(functional)
+    tiny = from_library("H2", "sto-3g")
+    run_scf(tiny, "B3LYP")
+    run_scf(tiny, functional)
+
+
+def run_case(
+    case: Case, functional: str = "DM21", exact: bool = False, progress=None, repeat: int = 1
+) -> dict:
+    """Times B3LYP and ``functional`` (and its exact path if ``exact``) on ``case``, the median of
+    ``repeat`` runs each; seconds, MB, Hartree. B3LYP is PySCF's VWN-RPA flavour."""
     molecule = case.molecule()
     mol = molecule.to_pyscf()
-    network.load_network(functional)  # loading is a one-off cost, not part of any SCF
+    _warm_up(functional)
     tell = progress or (lambda message: None)
     tell(f"{case.name}: B3LYP")
-    b3lyp = _timed(molecule, "B3LYP")
+    b3lyp = _timed(molecule, "B3LYP", repeat)
     tell(f"{case.name}: {functional} (fast path)")
-    fast = _timed(molecule, functional)
+    fast = _timed(molecule, functional, repeat)
     out = {
         "case": case.name,
         "basis": case.basis,
@@ -125,15 +141,22 @@ def run_case(case: Case, functional: str = "DM21", exact: bool = False, progress
 
 
 def run(
-    names: list[str], functional: str = "DM21", exact: bool = False, scaling: bool = False, progress=None
+    names: list[str],
+    functional: str = "DM21",
+    exact: bool = False,
+    scaling: bool = False,
+    progress=None,
+    repeat: int = 1,
 ) -> dict:
-    """Runs the named cases of CASES (and the basis-size series if ``scaling``)."""
+    """Runs the named cases of CASES (and the basis-size series if ``scaling``), ``repeat`` times each."""
+    if repeat < 1:
+        raise InputError(f"--repeat must be at least 1, got {repeat}")
     unknown = [n for n in names if n not in CASES]
     if unknown:
         raise InputError(f"unknown benchmark case {unknown[0]!r}: choose from {', '.join(CASES)}")
     t0 = time.perf_counter()
-    cases = [run_case(CASES[n], functional, exact, progress) for n in names]
-    series = [run_case(c, functional, False, progress) for c in SCALING] if scaling else []
+    cases = [run_case(CASES[n], functional, exact, progress, repeat) for n in names]
+    series = [run_case(c, functional, False, progress, repeat) for c in SCALING] if scaling else []
     return {"cases": cases, "scaling": series, "wall_seconds": time.perf_counter() - t0}
 
 

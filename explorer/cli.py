@@ -1,4 +1,5 @@
-"""Command line: ``python -m explorer scf|compare|evaluate|weights|fractional-charge|fractional-spin|scan``.
+"""Command line: ``python -m explorer scf|compare|evaluate|weights|fractional-charge|fractional-spin|scan|``
+``spin-states|density|xc-map``.
 
 Every problem with the input ends the program with status 2 and one line on stderr naming it.
 """
@@ -122,6 +123,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spin", type=int, default=None, help="2S (default: lowest, or the preset's)")
     _add_method_flags(p, kind_help="default: RKS if 2S=0, else UKS (or the preset's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("spin-states", help="lowest state of several multiplicities and the gaps between them")
+    _add_molecule_flags(p)
+    p.add_argument("--functional", default="DM21", help=FUNCTIONALS_HELP)
+    p.add_argument(
+        "--spins", help="comma-separated 2S values, e.g. 0,2 (default: 0,2 or 1,3 by the electron count)"
+    )
+    p.add_argument(
+        "--broken-symmetry",
+        action="store_true",
+        help="2S=0 as broken-symmetry UKS instead of closed-shell RKS",
+    )
+    p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
+    _add_grid_flags(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("density", help="electron density on a cube grid (Gaussian cube file)")
+    _add_molecule_flags(p)
+    _add_method_flags(p, kind_help="default: RKS if 2S=0, else UKS")
+    p.add_argument("--cube", help="write the total density (electrons/bohr^3) to this cube file")
+    p.add_argument("--cube-points", type=int, default=40, help="cube points per axis (default 40)")
+    p.add_argument("--margin", type=float, default=4.0, help="cube margin around the atoms, bohr (default 4)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("xc-map", help="XC energy density: grid integral, a plane map, a cube file")
+    _add_molecule_flags(p)
+    _add_method_flags(p, kind_help="default: RKS if 2S=0, else UKS")
+    p.add_argument("--compare", help="a second functional evaluated on the first one's density")
+    p.add_argument("--plane", default="molecular", help="'molecular' (default) or three atom numbers: 1,2,3")
+    p.add_argument("--plane-points", type=int, default=80, help="plane points per axis (default 80)")
+    p.add_argument("--cube", help="write the XC energy density (Hartree/bohr^3) to this cube file")
+    p.add_argument("--cube-points", type=int, default=40, help="cube points per axis (default 40)")
+    p.add_argument("--margin", type=float, default=4.0, help="cube margin around the atoms, bohr (default 4)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("bench", help="time DM21 against B3LYP on the same molecule, basis and grid")
+    p.add_argument("cases", nargs="*", default=["water"], help="water, benzene, estradiol (default: water)")
+    p.add_argument("--functional", default="DM21", help="DM21, DM21m, DM21mc or DM21mu")
+    p.add_argument("--exact", action="store_true", help="also run the exact (reference) path and compare")
+    p.add_argument("--scaling", action="store_true", help="also time water in growing bases")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each SCF; the median time is reported")
+    p.add_argument("--plot", metavar="FILE", help="write the time-against-basis-size plot (HTML)")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("weights", help="find, verify or download the DM21 checkpoints")
     wsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -247,6 +291,124 @@ def _cmd_evaluate(args) -> dict:
         "vxc_out": args.vxc_out,
         "seconds": seconds,
     }
+
+
+def _scf_for_maps(args, molecule, method):
+    """The stored SCF result of the chosen functional (computed once) for density and xc-map."""
+    from explorer.scf import run_scf_stored
+    from explorer.store import ResultsStore
+
+    options = {"kind": args.kind, "grid": method["grid"], "warm_start": method["warm_start"]}
+    return run_scf_stored(molecule, method["functional"], ResultsStore(), **options)
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        raise InputError(f"cannot write {path!r}: {err.strerror}") from None
+
+
+def _cmd_density(args) -> dict:
+    from explorer import maps
+
+    molecule = _molecule(args)
+    method = _method(args)
+    mol = molecule.to_pyscf()
+    maps.make_cube(mol, args.cube_points, args.margin)  # checks the size before any SCF
+    result, cached = _scf_for_maps(args, molecule, method)
+    cube, rho_a, rho_b = maps.density_cube(mol, result.dm, args.cube_points, args.margin)
+    if args.cube:
+        comment = f"{method['functional']} total electron density (electrons/bohr^3)"
+        _write_text(args.cube, maps.cube_text(cube, rho_a + rho_b, comment))
+    return {
+        "molecule": molecule.name or molecule.formula(),
+        "functional": method["functional"],
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+        "kind": result.kind,
+        "n_electrons": molecule.n_electrons,
+        "energy": result.energy,
+        "converged": result.converged,
+        "cached": cached,
+        "cube_points": [cube.nx, cube.ny, cube.nz],
+        "cube_spacing_bohr": [
+            float(x) for x in np.diag(cube.box) / (np.array([cube.nx, cube.ny, cube.nz]) - 1)
+        ],
+        "cube_integral": maps.cube_integral(cube, rho_a + rho_b),
+        "cube_spin_integral": maps.cube_integral(cube, rho_a - rho_b),
+        "cube": args.cube,
+    }
+
+
+def _cmd_xc_map(args) -> dict:
+    from explorer import maps
+    from explorer.grids import build_grids
+    from explorer.scf import check_functional, evaluate_xc
+
+    molecule = _molecule(args)
+    method = _method(args)
+    compare = check_functional(args.compare) if args.compare else None
+    mol = molecule.to_pyscf()
+    atoms = maps.parse_plane(args.plane, mol.natm)
+    if atoms is None:
+        plane = maps.molecular_plane(mol, args.plane_points)
+    else:
+        plane = maps.plane_through_atoms(mol, atoms, args.plane_points)
+    if args.cube:
+        maps.make_cube(mol, args.cube_points, args.margin)
+    result, cached = _scf_for_maps(args, molecule, method)
+    functional = method["functional"]
+    grids = build_grids(mol, method["grid"])
+    e_grid = maps.energy_density_on_grid(mol, functional, result.dm, grids)
+    out = {
+        "molecule": molecule.name or molecule.formula(),
+        "functional": functional,
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+        "kind": result.kind,
+        "converged": result.converged,
+        "cached": cached,
+        "n_grid_points": int(grids.weights.size),
+        "e_xc_integral": maps.integrate_on_grid(e_grid, grids),
+        "e_xc_reported": result.e_xc,
+        "compare": None,
+    }
+    if compare:
+        e2 = maps.energy_density_on_grid(mol, compare, result.dm, grids)
+        out["compare"] = {
+            "functional": compare,
+            "e_xc_integral": maps.integrate_on_grid(e2, grids),
+            # PySCF's own E_xc of the second functional on the same density and grid (analytic exact
+            # exchange for hybrids), to compare the map's integral with.
+            "e_xc_pyscf": evaluate_xc(molecule, compare, result.dm, grids)[0],
+        }
+    names = [functional] + ([compare] if compare else [])
+    values = maps.point_values(mol, result.dm, plane.points(), names)
+    out["plane"] = {
+        "label": plane.label,
+        "origin_angstrom": (plane.origin * maps.BOHR_ANGSTROM).tolist(),
+        "u": plane.u.tolist(),
+        "v": plane.v.tolist(),
+        "points": [len(plane.s), len(plane.t)],
+        "s_range_angstrom": [float(plane.s_angstrom[0]), float(plane.s_angstrom[-1])],
+        "t_range_angstrom": [float(plane.t_angstrom[0]), float(plane.t_angstrom[-1])],
+        "e_xc_min": {f: float(values.exc[f].min()) for f in names},
+        "e_xc_max": {f: float(values.exc[f].max()) for f in names},
+    }
+    out["cube"] = None
+    if args.cube:
+        cube = maps.make_cube(mol, args.cube_points, args.margin)
+        e_cube = maps.point_values(mol, result.dm, cube.get_coords(), [functional]).exc[functional]
+        _write_text(
+            args.cube, maps.cube_text(cube, e_cube, f"{functional} XC energy density (Hartree/bohr^3)")
+        )
+        out["cube"] = args.cube
+        out["cube_integral"] = maps.cube_integral(cube, e_cube)
+    return out
 
 
 def _cmd_weights(args) -> dict:
@@ -380,12 +542,44 @@ def _cmd_scan(args) -> dict:
     return out
 
 
+def _cmd_spin_states(args) -> dict:
+    from explorer import spin_states as ss
+    from explorer.store import ResultsStore
+
+    method = _method(args)
+    molecule = _molecule(args)
+    spins = ss.parse_spins(args.spins if args.spins is not None else ("0,2", "1,3")[molecule.n_electrons % 2])
+    states = ss.spin_states(
+        molecule,
+        method["functional"],
+        spins,
+        ResultsStore(),
+        broken_symmetry=args.broken_symmetry,
+        grid=method["grid"],
+        warm_start=method["warm_start"],
+        progress=_progress,
+    )
+    return {
+        "molecule": molecule.name or molecule.formula(),
+        "functional": method["functional"],
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "broken_symmetry": args.broken_symmetry,
+        "contamination_threshold": ss.CONTAMINATION_THRESHOLD,
+        "states": states,
+        "gaps": ss.gaps(states),
+        "warnings": ss.contamination_warnings(states),
+    }
+
+
 def _fmt(x, spec: str) -> str:
     """``x`` formatted by ``spec`` ("12.6f"), or a dash of the same width for None."""
     return "-".rjust(int(spec.split(".")[0] or 0)) if x is None else format(x, spec)
 
 
 def _print_human(command: str, out: dict) -> None:
+    if command == "bench":
+        return _print_bench(out)
     if command == "scf":
         print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
         print(
@@ -449,6 +643,51 @@ def _print_human(command: str, out: dict) -> None:
                   f"{'yes' if p['converged'] else 'NO'}")  # fmt: skip
         if out.get("exact_limit") is not None:
             print(f"exact large-R limit {out['exact_limit']:.6f} Ha ({out['limit_source']})")
+    elif command == "spin-states":
+        from explorer import units
+
+        print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']}: lowest state "
+              "per multiplicity (Hartree)")  # fmt: skip
+        print(f"{'2S':>3} {'state':<9} {'kind':<20} {'energy':>16} {'<S^2>':>7} {'S(S+1)':>7}  converged")
+        for st in out["states"]:
+            converged = "yes" if st["converged"] else "NO"
+            print(f"{st['spin']:3d} {st['label']:<9} {st['kind']:<20} {_fmt(st['energy'], '16.8f')} "
+                  f"{_fmt(st['s2'], '7.3f')} {st['s2_expected']:7.3f}  {converged}")  # fmt: skip
+        for g in out["gaps"]:
+            kcal = units.from_hartree(g["gap"], "kcal/mol")
+            text = "-" if g["gap"] is None else f"{g['gap']:.6f} Ha ({kcal:.2f} kcal/mol)"
+            print(f"E({g['to_label']}) - E({g['from_label']}) = {text}")
+            if g.get("gap_projected") is not None:
+                kcal = units.from_hartree(g["gap_projected"], "kcal/mol")
+                print(f"  with the singlet spin-projected: {g['gap_projected']:.6f} Ha ({kcal:.2f} kcal/mol)")
+        for warning in out["warnings"]:
+            print(f"warning: {warning}")
+        if out["functional"] == "B3LYP":
+            print("(B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
+    elif command == "density":
+        print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
+        shape = "x".join(str(n) for n in out["cube_points"])
+        print(f"  density cube {shape}: integral {out['cube_integral']:.4f} electrons "
+              f"(of {out['n_electrons']}; Riemann sum, grid-limited)")  # fmt: skip
+        if out["cube"]:
+            print(f"  cube file written to {out['cube']}")
+    elif command == "xc-map":
+        print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']} 2S={out['spin']}")
+        print(f"  E_xc integral of the energy density  {out['e_xc_integral']:.10f} Ha "
+              f"({out['n_grid_points']} grid points)")  # fmt: skip
+        print(f"  E_xc reported by the SCF             {out['e_xc_reported']:.10f} Ha")
+        if out["compare"]:
+            c = out["compare"]
+            print(f"  {c['functional']} on the same density: integral {c['e_xc_integral']:.10f} Ha, "
+                  f"PySCF {c['e_xc_pyscf']:.10f} Ha")  # fmt: skip
+            if c["functional"] == "B3LYP":
+                print("  (B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
+        plane = out["plane"]
+        for f in plane["e_xc_min"]:
+            low, high = plane["e_xc_min"][f], plane["e_xc_max"][f]
+            print(f"  {plane['label']}: {f} e_xc from {low:.4g} to {high:.4g} Ha/bohr^3")
+        if out["cube"]:
+            print(f"  XC energy density cube written to {out['cube']}")
     elif command == "evaluate":
         print(f"E_xc = {out['e_xc']:.10f} Ha on {out['n_grid_points']} points")
         if out["vxc_out"]:
@@ -459,16 +698,53 @@ def _print_human(command: str, out: dict) -> None:
             print(f"{row['name']:<7} {row['path'] or '-'}  {state}")
 
 
+def _cmd_bench(args) -> dict:
+    from explorer import bench
+    from explorer.scf import check_functional
+
+    functional = check_functional(args.functional)
+    if not functional.startswith("DM21"):
+        raise InputError(f"bench times a DM21 functional, not {args.functional}")
+    out = bench.run(
+        args.cases, functional, args.exact, args.scaling or bool(args.plot), _progress_line, args.repeat
+    )
+    if args.plot:
+        bench.scaling_figure(out["scaling"] + out["cases"]).write_html(args.plot, include_plotlyjs=True)
+    return out
+
+
+def _progress_line(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_bench(out: dict) -> None:
+    header = f"{'case':<18}{'nbas':>5}{'B3LYP s':>9}{'DM21 s':>9}{'ratio':>7}{'cycles':>8}{'peak MB':>9}"
+    print(header + "  fast-exact Ha")
+    for row in out["cases"] + out["scaling"]:
+        diff = row.get("fast_minus_exact")
+        print(
+            f"{row['case']:<18}{row['n_basis']:>5}{row['b3lyp']['scf_seconds']:>9.2f}"
+            f"{row['dm21']['scf_seconds']:>9.2f}{row['ratio']:>7.1f}"
+            f"{row['b3lyp']['cycles']:>4}/{row['dm21']['cycles']:<3}{row['dm21']['peak_rss_mb']:>9.0f}"
+            f"  {'' if diff is None else f'{diff:.1e}'}"
+        )
+    print("B3LYP is PySCF's VWN-RPA flavour; times are SCF only (grid, warm start, iterations).")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     commands = {
         "scf": _cmd_scf,
+        "bench": _cmd_bench,
         "compare": _cmd_compare,
         "evaluate": _cmd_evaluate,
         "weights": _cmd_weights,
         "fractional-charge": _cmd_fractional,
         "fractional-spin": _cmd_fractional,
         "scan": _cmd_scan,
+        "density": _cmd_density,
+        "xc-map": _cmd_xc_map,
+        "spin-states": _cmd_spin_states,
     }
     try:
         args = build_parser().parse_args(argv)

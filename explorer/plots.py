@@ -101,3 +101,154 @@ def curves_figure(
         legend=dict(orientation="h", yanchor="bottom", y=1.0),
     )
     return figure
+
+
+def spin_levels_figure(levels: dict[str, list[dict]], unit: str, height: int = 420) -> go.Figure:
+    """Energy-level diagram of spin states, one column per functional.
+
+    ``levels`` maps each functional to its states, each {"label" (e.g. "triplet"), "spin" (2S),
+    "relative" (energy above the functional's lowest state, in ``unit``; None if missing), "s2"
+    (<S^2>), "converged"}. Each state is a short horizontal line at its relative energy, labelled with
+    its multiplicity and <S^2>, coloured by 2S; states whose SCF did not converge are dotted.
+    """
+    figure = go.Figure()
+    names = list(levels)
+    shown: set[int] = set()
+    for column, functional in enumerate(names):
+        for state in levels[functional]:
+            if state.get("relative") is None:
+                continue
+            y = state["relative"]
+            color = PALETTE[state["spin"] % len(PALETTE)]
+            s2 = "" if state.get("s2") is None else f", <S²> = {state['s2']:.2f}"
+            figure.add_trace(
+                go.Scatter(
+                    x=[column - 0.3, column + 0.3],
+                    y=[y, y],
+                    mode="lines",
+                    line=dict(color=color, width=4, dash="solid" if state.get("converged", True) else "dot"),
+                    name=state["label"],
+                    legendgroup=state["label"],
+                    showlegend=state["spin"] not in shown,
+                    hovertemplate=f"{functional}: {state['label']}{s2}<br>%{{y:.3f}} {unit}<extra></extra>",
+                )
+            )
+            shown.add(state["spin"])
+            figure.add_annotation(
+                x=column + 0.32,
+                y=y,
+                text=f"{state['label']}{s2}" + ("" if state.get("converged", True) else " (not converged)"),
+                showarrow=False,
+                xanchor="left",
+                font=dict(size=11, color=color),
+            )
+    ys = [s["relative"] for states in levels.values() for s in states if s.get("relative") is not None]
+    pad = 0.08 * ((max(ys) - min(ys)) or 1.0) if ys else 1.0
+    figure.update_layout(
+        xaxis=dict(tickvals=list(range(len(names))), ticktext=names, range=[-0.5, len(names) - 0.1]),
+        yaxis_range=[min(ys) - pad, max(ys) + pad] if ys else None,
+        yaxis_title=f"energy above the lowest state ({unit})",
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+    return figure
+
+
+def robust_range(arrays, lower: float = 0.02, upper: float = 0.98, symmetric: bool = False) -> tuple:
+    """(zmin, zmax) spanning the ``lower`` to ``upper`` quantiles of the finite values of all
+    ``arrays`` (so that a few huge values near nuclei do not wash out a map); with ``symmetric``,
+    +-the larger magnitude (for differences, zero in the middle of the colour scale)."""
+    import numpy as np
+
+    values = np.concatenate([np.ravel(a)[np.isfinite(np.ravel(a))] for a in arrays] or [np.zeros(1)])
+    if values.size == 0:
+        return (-1.0, 1.0) if symmetric else (0.0, 1.0)
+    lo, hi = np.quantile(values, [lower, upper])
+    if symmetric:
+        m = max(abs(lo), abs(hi)) or 1.0
+        return -float(m), float(m)
+    if lo == hi:
+        hi = lo + (abs(lo) or 1.0) * 1e-6
+    return float(lo), float(hi)
+
+
+def plane_maps_figure(
+    panels: list[dict],
+    x,
+    y,
+    colorbar_title: str,
+    *,
+    atoms: list[dict] | None = None,
+    diverging: bool = False,
+    zrange: tuple | None = None,
+    log: bool = False,
+    height: int = 420,
+) -> go.Figure:
+    """Heatmaps of maps on one plane side by side, all on one colour scale.
+
+    Each panel is {"title", "z"} with z a (len(y), len(x)) array (NaN: not drawn); ``x``, ``y`` the
+    in-plane coordinates (Angstrom). ``atoms`` [{"symbol", "x", "y"}] are marked on every panel.
+    The colour range is ``zrange`` or robust_range of all panels (values beyond it saturate; the hover
+    shows the true value); ``diverging`` centres a red-white-blue scale on zero (blue positive).
+    With ``log`` the colour is log10 |z| (for maps of one sign spanning decades, such as energy
+    densities), the hover still the value itself.
+    """
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    shown = [np.log10(np.maximum(np.abs(p["z"]), 1e-300)) if log else p["z"] for p in panels]
+    zmin, zmax = zrange or robust_range(shown, symmetric=diverging and not log)
+    figure = make_subplots(
+        rows=1, cols=len(panels), subplot_titles=[p["title"] for p in panels], horizontal_spacing=0.06
+    )
+    for col, panel in enumerate(panels, start=1):
+        figure.add_trace(
+            go.Heatmap(
+                z=shown[col - 1],
+                x=list(x),
+                y=list(y),
+                customdata=panel["z"],
+                coloraxis="coloraxis",
+                hovertemplate="s=%{x:.2f} Å, t=%{y:.2f} Å<br>%{customdata:.4g}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        if atoms:
+            figure.add_trace(
+                go.Scatter(
+                    x=[a["x"] for a in atoms],
+                    y=[a["y"] for a in atoms],
+                    text=[a["symbol"] for a in atoms],
+                    mode="markers+text",
+                    textposition="top center",
+                    marker=dict(size=7, color="white", line=dict(color="black", width=1)),
+                    textfont=dict(color="black"),
+                    showlegend=False,
+                    hoverinfo="text",
+                ),
+                row=1,
+                col=col,
+            )
+        figure.update_xaxes(title_text="s (Å)", constrain="domain", row=1, col=col)
+        figure.update_yaxes(
+            title_text="t (Å)" if col == 1 else None,
+            scaleanchor=f"x{col if col > 1 else ''}",
+            constrain="domain",
+            row=1,
+            col=col,
+        )
+    figure.update_layout(
+        coloraxis=dict(
+            colorscale="RdBu" if diverging and not log else "Viridis",
+            cmin=zmin,
+            cmax=zmax,
+            colorbar=dict(
+                title=dict(text=f"log10 |{colorbar_title}|" if log else colorbar_title, side="right")
+            ),
+        ),
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return figure

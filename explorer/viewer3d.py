@@ -134,3 +134,97 @@ def molecule_view_html(
         f"<style>html, body {{ margin: 0; overflow: hidden; background: {background}; }}</style>\n"
         f"</head>\n<body>\n{body}</body>\n</html>\n"
     )
+
+
+def _face_on_rotation(molecule: Molecule) -> tuple[float, tuple[float, float, float]]:
+    """(angle in degrees, unit axis) of the proper rotation taking the molecule's principal axes (as in
+    principal_axes_frame) onto x, y, z; (0, z) when there is none to make."""
+    xyz = np.array([position for _, position in molecule.atoms], dtype=float)
+    centred = xyz - xyz.mean(axis=0)
+    if len(xyz) < 2 or not np.any(centred):
+        return 0.0, (0.0, 0.0, 1.0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=True)
+    axes = vt[:2]
+    for k in range(2):
+        projection = centred @ axes[k]
+        if projection[np.argmax(np.abs(projection))] < 0:
+            axes[k] = -axes[k]
+    rotation = np.vstack([axes, np.cross(axes[0], axes[1])])
+    cos = np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0)
+    angle = float(np.degrees(np.arccos(cos)))
+    if angle < 1e-6:
+        return 0.0, (0.0, 0.0, 1.0)
+    if angle > 179.999:
+        # 180 degrees: the axis is the eigenvector of eigenvalue 1.
+        w, v = np.linalg.eigh((rotation + rotation.T) / 2)
+        axis = v[:, np.argmax(w)]
+    else:
+        axis = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0],
+                         rotation[1, 0] - rotation[0, 1]])  # fmt: skip
+    axis = axis / np.linalg.norm(axis)
+    return angle, (float(axis[0]), float(axis[1]), float(axis[2]))
+
+
+#: Isosurface colours: positive values (or a density) and negative values of a signed field.
+POSITIVE_COLOR = "#1f77b4"
+NEGATIVE_COLOR = "#d62728"
+
+
+def volume_view_html(
+    molecule: Molecule,
+    cube: str,
+    isovalue: float,
+    *,
+    signed: bool = False,
+    opacity: float = 0.75,
+    colors: tuple[str, str] = (POSITIVE_COLOR, NEGATIVE_COLOR),
+    js_url: str = DEFAULT_JS_URL,
+    dark: bool = False,
+    height: int = 420,
+) -> str:
+    """An HTML document drawing `molecule` (ball-and-stick, element labels, in its own coordinates so
+    that it sits inside the cube data) with the isosurface of the Gaussian cube text `cube` (bohr, as
+    PySCF writes it) at `isovalue` in colors[0], and, with `signed`, a second surface at -`isovalue`
+    in colors[1] (for differences and spin densities). 3Dmol.js is loaded from `js_url` only; the cube
+    is parsed once in the page (3Dmol.VolumeData converts bohr to Angstrom).
+
+    Like molecule_view_html, the HTML depends only on the arguments."""
+    if not molecule.atoms:
+        raise ValueError("a molecule without atoms has nothing to draw")
+    background = DARK_BACKGROUND if dark else LIGHT_BACKGROUND
+    view = py3Dmol.view(width="100%", height=f"{int(height)}px", js=js_url)
+    view.addModel(_xyz_for_html(molecule), "xyz")
+    view.setStyle({}, BALL_AND_STICK)
+    view.setBackgroundColor(background)
+    labels = label_style(dark)
+    for symbol, (x, y, z) in molecule.atoms:
+        view.addLabel(symbol, {**labels, "position": {"x": x, "y": y, "z": z}})
+    view.zoomTo()
+    angle, axis = _face_on_rotation(molecule)
+    if angle:
+        # Turn the scene (not the data, which must stay in the cube's frame) so that the molecule is
+        # seen along its smallest principal axis, as molecule_view_html shows it.
+        view.rotate(angle, {"x": axis[0], "y": axis[1], "z": axis[2]})
+    surfaces = [{"isoval": float(isovalue), "color": colors[0], "opacity": float(opacity)}]
+    if signed:
+        surfaces.append({"isoval": -float(isovalue), "color": colors[1], "opacity": float(opacity)})
+    # The cube goes into an inline <script>: escape "<" so no text in it can close the script.
+    data = json.dumps(cube).replace("<", "\\u003c")
+    view.startjs += (
+        "\t(function (viewer) {\n"
+        f'\t\tvar volume = new $3Dmol.VolumeData({data}, "cube");\n'
+        f"\t\t{json.dumps(surfaces)}.forEach(function (s) {{ viewer.addIsosurface(volume, s); }});\n"
+        "\t})(viewer_UNIQUEID);\n"
+    )
+    body = view.write_html()
+    key = json.dumps([_xyz_for_html(molecule), hashlib.sha256(cube.encode()).hexdigest(), surfaces, js_url,
+                      dark, int(height)])  # fmt: skip
+    stable_id = "w" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    body = body.replace(f"_{view.uniqueid}", f"_{stable_id}")
+    config = {"backgroundColor": background, "minimumZoomToDistance": MIN_ZOOM_RADIUS}
+    body = body.replace('{backgroundColor:"white"}', json.dumps(config))
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f"<style>html, body {{ margin: 0; overflow: hidden; background: {background}; }}</style>\n"
+        f"</head>\n<body>\n{body}</body>\n</html>\n"
+    )

@@ -9,6 +9,8 @@ VIEWS = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/2_Fractional_electrons.py", "Fractional electrons", ":material/show_chart:"),
+    ("pages/3_Spin_states.py", "Spin states", ":material/stacked_line_chart:"),
+    ("pages/4_Densities.py", "Densities and XC maps", ":material/blur_on:"),
     ("pages/9_History.py", "History", ":material/history:"),
 )
 

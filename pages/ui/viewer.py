@@ -36,3 +36,22 @@ def show_molecule(molecule: Molecule, height: int = 420) -> None:
         molecule, js_url=static_url("3Dmol-min.js"), dark=theme_is_dark(), height=height
     )
     st.iframe(html, height=height)  # our own HTML: atoms from validated molecules only
+
+
+def show_volume(
+    molecule: Molecule, cube: str, isovalue: float, signed: bool = False, height: int = 420
+) -> None:
+    """Draws `molecule` with the isosurface(s) of the cube text `cube` at `isovalue` (and at
+    -`isovalue` in a second colour when `signed`), in the offline 3D viewer."""
+    from explorer.viewer3d import volume_view_html
+
+    html = volume_view_html(
+        molecule,
+        cube,
+        isovalue,
+        signed=signed,
+        js_url=static_url("3Dmol-min.js"),
+        dark=theme_is_dark(),
+        height=height,
+    )
+    st.iframe(html, height=height)  # our own HTML: validated atoms and numbers written by PySCF

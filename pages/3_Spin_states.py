@@ -1,0 +1,259 @@
+"""Spin states: the lowest state of each multiplicity, DM21 beside classical functionals."""
+
+import streamlit as st
+
+from explorer import ExplorerError, GridSpec, units
+from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
+from explorer.exports import table_csv, table_json
+from explorer.plots import spin_levels_figure
+from explorer.spin_states import (
+    CONTAMINATION_THRESHOLD,
+    PRESETS,
+    contamination_warnings,
+    gaps,
+    multiplicity_name,
+    parse_spins,
+    reference_gap,
+    spin_states,
+)
+from pages.ui.layout import page_setup
+from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
+from pages.ui.resources import load_networks, results_store
+from pages.ui.viewer import show_molecule
+
+page_setup()
+st.title("Spin states")
+st.markdown(
+    "Which spin state lies lowest, and by how much, is where functionals disagree most visibly. For one "
+    "molecule at one geometry, each functional gives the lowest state of every multiplicity you ask for "
+    "(2S = 0, 2 ... or 1, 3 ...): singlets as a closed shell (RKS), or as a broken-symmetry unrestricted "
+    "determinant; other multiplicities unrestricted (UKS). Compare the gaps with the reference values "
+    "and look at <S²>: far from S(S+1), a determinant is not a pure spin state."
+)
+
+CUSTOM = "Any molecule (chooser below)"
+OPTIONS = {
+    "ss_preset": "CH2 (methylene)",
+    "ss_basis": "6-31g",
+    "ss_functionals": ["B3LYP", "DM21"],
+    "ss_spins": "0, 2",
+    "ss_bs": False,
+    "ss_unit": "kcal/mol",
+}
+keep_choice(tuple(OPTIONS), OPTIONS)
+
+
+def _preset_changed() -> None:
+    name = st.session_state["ss_preset"]
+    set_widget("ss_preset", name)
+    if name in PRESETS:
+        set_widget("ss_spins", ", ".join(str(s) for s in PRESETS[name].spins))
+
+
+preset_name = st.selectbox("System", [*PRESETS, CUSTOM], key="ss_preset", on_change=_preset_changed)
+preset = PRESETS.get(preset_name)
+molecule = None
+if preset is not None:
+    left, right = st.columns([3, 2])
+    basis = left.selectbox("Basis set", BASES, **kept("ss_basis"))
+    try:
+        molecule = preset.molecule(basis)
+        molecule.to_pyscf()
+    except ExplorerError as err:
+        left.error(str(err))
+        molecule = None
+    if molecule is not None:
+        left.caption(
+            f"{molecule.formula()}, {molecule.n_electrons} electrons. Geometry: {molecule.source}. "
+            + preset.note
+        )
+        ref = preset.reference
+        left.markdown(
+            f"**Reference**: E({multiplicity_name(ref.to_spin)}) − E({multiplicity_name(ref.from_spin)}) = "
+            f"{ref.value:+g} {ref.unit} ({ref.kind}). Source: {ref.source}."
+        )
+        with right:
+            show_molecule(molecule, height=240)
+else:
+    molecule = molecule_input_with_view(height=260)
+
+left, middle, right = st.columns([2, 1, 1])
+functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("ss_functionals"))
+spins_text = middle.text_input("Spins 2S (comma-separated)", **kept("ss_spins"))
+unit = right.selectbox("Unit of gaps", units.UNITS, **kept("ss_unit"))
+broken = st.toggle(
+    "Singlet as broken-symmetry UKS (instead of closed-shell RKS)",
+    **kept("ss_bs"),
+    help="Starts an unrestricted singlet from a guess with the alpha and beta HOMOs mixed with the LUMO in "
+    "opposite senses; diradicals (stretched bonds, O2, CH2) then find a lower, spin-contaminated state.",
+)
+
+allowed = molecule is not None and bool(functionals)
+if allowed:
+    try:
+        spins = parse_spins(spins_text, molecule)
+    except ExplorerError as err:
+        st.error(str(err))
+        allowed = False
+if allowed:
+    allowed = size_guard(molecule, list(functionals) * len(spins))
+run = st.button("Run", type="primary", key="ss_run", disabled=not allowed)
+
+if run and allowed:
+    with st.status("Running…", expanded=False) as status:
+
+        def progress(event: dict) -> None:
+            if "cycle" in event:
+                status.update(
+                    label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
+                )
+
+        results = {}
+        try:
+            load_networks(functionals)
+            for functional in functionals:
+                results[functional] = spin_states(
+                    molecule,
+                    functional,
+                    spins,
+                    results_store(),
+                    broken_symmetry=broken,
+                    grid=GridSpec(),
+                    progress=progress,
+                )
+        except ExplorerError as err:
+            status.update(label="failed", state="error")
+            st.error(str(err))
+        else:
+            status.update(label="done", state="complete")
+            st.session_state["ss_last"] = {
+                "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
+                "preset": preset_name if preset is not None else None,
+                "states": results,
+                "broken_symmetry": broken,
+            }
+
+
+def _gap_name(gap: dict) -> str:
+    return f"E({gap['to_label']}) − E({gap['from_label']})"
+
+
+last = st.session_state.get("ss_last")
+if last is not None:
+    results = last["states"]
+    shown_preset = PRESETS.get(last["preset"]) if last["preset"] else None
+    st.subheader(f"Spin states: {last['label']}")
+    warnings = [w for f, states in results.items() for w in contamination_warnings(states, f)]
+    if warnings:
+        st.warning(
+            f"Spin contamination (|<S²> − S(S+1)| > {CONTAMINATION_THRESHOLD}): " + " ".join(warnings),
+            icon=":material/warning:",
+        )
+    failed = [f"{f} {s['label']}" for f, states in results.items() for s in states if not s["converged"]]
+    if failed:
+        st.error("Not converged (drawn dotted, not results): " + ", ".join(failed))
+
+    levels = {}
+    for f, states in results.items():
+        energies = [s["energy"] for s in states if s["energy"] is not None]
+        lowest = min(energies) if energies else None
+        levels[f] = [
+            {
+                **s,
+                "relative": None if s["energy"] is None else units.from_hartree(s["energy"] - lowest, unit),
+            }
+            for s in states
+        ]
+    st.plotly_chart(spin_levels_figure(levels, unit), key="ss_levels")
+
+    # One row per gap: each functional's value, DM21 family minus B3LYP, the reference and its source.
+    all_gaps = {f: gaps(states) for f, states in results.items()}
+    first = next(iter(all_gaps.values()))
+    rows, highlight = [], []
+    for index, gap in enumerate(first):
+        row = {"gap": _gap_name(gap)}
+        for f, fg in all_gaps.items():
+            row[f"{f} ({unit})"] = units.from_hartree(fg[index]["gap"], unit)
+        for f, fg in all_gaps.items():
+            if fg[index].get("gap_projected") is not None:
+                row[f"{f} spin-projected ({unit})"] = units.from_hartree(fg[index]["gap_projected"], unit)
+        if "B3LYP" in all_gaps:
+            b3lyp = all_gaps["B3LYP"][index]["gap"]
+            for f in all_gaps:
+                if f in DM21_FAMILY:
+                    column = f"{f} − B3LYP ({unit})"
+                    value = all_gaps[f][index]["gap"]
+                    row[column] = (
+                        None if value is None or b3lyp is None else units.from_hartree(value - b3lyp, unit)
+                    )
+                    highlight.append(column)
+        ref = reference_gap(shown_preset, gap["from"], gap["to"])
+        row[f"reference ({unit})"] = None if ref is None else units.from_hartree(ref.hartree(), unit)
+        row["reference"] = "" if ref is None else f"{ref.value:+g} {ref.unit}, {ref.kind}"
+        row["source"] = "" if ref is None else ref.source
+        rows.append(row)
+    if rows:
+        st.markdown("**Gaps** (positive: the higher multiplicity lies above)")
+        highlight = list(dict.fromkeys(highlight))
+        styled = None
+        if highlight:
+            import pandas as pd
+
+            styled = pd.DataFrame(rows).style.set_properties(
+                subset=highlight, **{"background-color": "rgba(255, 196, 0, 0.25)", "font-weight": "bold"}
+            )
+        st.dataframe(styled if styled is not None else rows, hide_index=True, key="ss_gaps")
+        if highlight:
+            cells = st.columns(min(4, len(highlight) * len(rows)))
+            k = 0
+            for row in rows:
+                for column in highlight:
+                    if row.get(column) is not None and k < len(cells):
+                        cells[k].metric(
+                            f"{column.split(' (')[0]}: {row['gap']}", f"{row[column]:+.2f} {unit}"
+                        )
+                        k += 1
+    else:
+        st.info("Ask for at least two spins to see gaps.")
+
+    state_rows = []
+    for f, states in levels.items():
+        for s in states:
+            state_rows.append(
+                {
+                    "functional": f,
+                    "state": s["label"],
+                    "2S": s["spin"],
+                    "kind": s["kind"],
+                    "E (Ha)": s["energy"],
+                    f"above lowest ({unit})": s["relative"],
+                    "<S²>": s["s2"],
+                    "S(S+1)": s["s2_expected"],
+                    "contaminated": s["contaminated"],
+                    "converged": s["converged"],
+                    "from store": s["cached"],
+                }
+            )
+    st.markdown("**States**")
+    st.dataframe(state_rows, hide_index=True, key="ss_states")
+    notes = [B3LYP_NOTE] if "B3LYP" in results else []
+    if shown_preset is not None:
+        notes.append(shown_preset.note)
+    if any(g.get("gap_projected") is not None for fg in all_gaps.values() for g in fg):
+        notes.append(
+            "Spin-projected: the broken-symmetry singlet with its triplet admixture removed (Yamaguchi): "
+            "E(S) − E(T) = (E_BS − E_T) <S²>_T / (<S²>_T − <S²>_BS)."
+        )
+    notes.append("Energies on the DM21 reference grid (level 3); every state is kept in the results store.")
+    st.caption(" ".join(n for n in notes if n))
+    flat = [{"functional": f, **s} for f, states in results.items() for s in states]
+    flat_gaps = [{"functional": f, **g} for f, fg in all_gaps.items() for g in fg]
+    a, b = st.columns(2)
+    a.download_button("States (CSV)", table_csv(flat), "spin_states.csv", "text/csv", key="ss_csv")
+    b.download_button(
+        "States and gaps (JSON)",
+        table_json(flat, system=last["label"], gaps=flat_gaps, grid=GridSpec().as_dict(), energies="Hartree"),
+        "spin_states.json",
+        "application/json",
+        key="ss_json",
+    )
