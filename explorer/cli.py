@@ -17,6 +17,10 @@ import numpy as np
 from explorer.errors import ExplorerError, InputError
 
 FUNCTIONALS_HELP = "DM21, DM21m, DM21mc, DM21mu, or a PySCF/libxc name (B3LYP, PBE, PBE0, SCAN, HF)"
+CLUSTER_HELP = (
+    "run on Dask workers (DM21_EXPLORER_SCHEDULER, else a local cluster) with the per-job time limit "
+    "DM21_EXPLORER_JOB_SECONDS"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +40,11 @@ def _add_molecule_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--charge", type=int, default=None, help="total charge (default: 0, or from SMILES)")
     p.add_argument(
         "--spin", type=int, default=None, help="2S, the number of unpaired electrons (default: lowest)"
+    )
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run beyond the interactive size limits (DM21_EXPLORER_MAX_ATOMS, DM21_EXPLORER_MAX_BASIS)",
     )
 
 
@@ -73,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-start", default="B3LYP", help="functional that starts DM21 runs ('none': minao)")
     _add_grid_flags(p)
     p.add_argument("--no-cache", action="store_true", help="compute even if the results store has it")
+    p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("compare", help="several functionals side by side on one molecule")
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--atomization", action="store_true", help="atomization energies (free atoms computed once)"
     )
+    p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
     _add_grid_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -121,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--basis", default="cc-pvdz", help="basis set (default cc-pvdz)")
     p.add_argument("--charge", type=int, default=None, help="total charge (default: 0, or the preset's)")
     p.add_argument("--spin", type=int, default=None, help="2S (default: lowest, or the preset's)")
+    p.add_argument("--allow-large", action="store_true", help="run beyond the interactive size limits")
     _add_method_flags(p, kind_help="default: RKS if 2S=0, else UKS (or the preset's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -179,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _molecule(args):
+    """The molecule the flags describe; InputError if it is invalid or, without --allow-large,
+    beyond the interactive size limits (explorer.settings)."""
+    from explorer import settings
+
+    molecule = _parsed_molecule(args)
+    if not getattr(args, "allow_large", True):
+        settings.check_size(molecule)
+    return molecule
+
+
+def _parsed_molecule(args):
     from explorer import molecules
 
     if args.name:
@@ -217,6 +240,12 @@ def _cmd_scf(args) -> dict:
     options = {"kind": args.kind, "grid": _grid_spec(args), "warm_start": warm}
     if args.no_cache:
         result, cached = run_scf(molecule, functional, **options), False
+    elif args.cluster:
+        from explorer import tasks
+
+        [(result, cached)] = tasks.run_scf_tasks(
+            [{"molecule": molecule, "functional": functional, **options}]
+        )
     else:
         result, cached = run_scf_stored(molecule, functional, ResultsStore(), **options)
     out = result.to_dict()
@@ -241,6 +270,7 @@ def _cmd_compare(args) -> dict:
         grid=_grid_spec(args),
         with_dispersion=args.d3,
         with_atomization=args.atomization,
+        runner=_cluster_runner() if args.cluster else None,
         progress=lambda e: (
             print(f"  {e['task']}: {e['stage']}", file=sys.stderr) if "cycle" not in e else None
         ),
@@ -254,6 +284,12 @@ def _cmd_compare(args) -> dict:
         if args.atomization
         else None,
     }
+
+
+def _cluster_runner():
+    from explorer import tasks
+
+    return tasks.run_scf_tasks
 
 
 def _load_array(path: str, what: str):
@@ -509,6 +545,10 @@ def _cmd_scan(args) -> dict:
     kind = args.kind or preset.get("kind")
     method = _method(args)
     first = fractional.scan_geometries(template, values[:1], charge=charge, spin=spin, basis=args.basis)[0]
+    if not args.allow_large:
+        from explorer import settings
+
+        settings.check_size(first)
     points = fractional.scan(
         template,
         values,
@@ -759,6 +799,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
     else:
         _print_human(args.command, out)
+    if args.command == "scf" and not out["converged"]:
+        print(
+            f"error: the {out['functional']} SCF did NOT converge in {out['cycles']} cycles: its energy is "
+            "not a valid result",
+            file=sys.stderr,
+        )
+        return 1
     if args.command == "weights":
         return 0 if all(row["ok"] for row in out["status"]) else 1
     return 0

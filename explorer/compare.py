@@ -33,6 +33,12 @@ class Row:
     cached: bool
     d3: float | None = None
     atoms_energy: float | None = None
+    atoms_converged: bool = True
+
+    @property
+    def converged(self) -> bool:
+        """Whether the molecule's SCF and every free atom's converged."""
+        return self.result.converged and self.atoms_converged
 
     @property
     def energy(self) -> float:
@@ -65,6 +71,63 @@ def atomization_applies(molecule: Molecule) -> str | None:
     return None
 
 
+def comparison_requests(
+    molecule: Molecule,
+    functionals: list[str],
+    *,
+    grid: GridSpec | None = None,
+    with_atomization: bool = False,
+) -> list[dict]:
+    """The SCF calculations a comparison needs, each {"label", "molecule", "functional", "grid"}:
+    per functional the molecule, then (``with_atomization``) each distinct free atom in its ground
+    spin state, same basis and grid. Independent of each other, so they may run in parallel."""
+    if not functionals:
+        raise InputError("choose at least one functional")
+    functionals = list(dict.fromkeys(check_functional(f) for f in functionals))
+    if with_atomization and (reason := atomization_applies(molecule)):
+        raise InputError(reason)
+    grid = grid or GridSpec()
+    requests = []
+    for functional in functionals:
+        requests.append({"label": functional, "molecule": molecule, "functional": functional, "grid": grid})
+        if with_atomization:
+            for symbol in sorted({s for s, _ in molecule.atoms}):
+                atom = atom_molecule(symbol, molecule.basis)
+                label = f"{functional}: free atom {symbol}"
+                requests.append({"label": label, "molecule": atom, "functional": functional, "grid": grid})
+    return requests
+
+
+def run_in_turn(store, requests: list[dict], progress: Callable[[dict], None] | None = None) -> list:
+    """Runs ``requests`` (comparison_requests) one after the other in this process through ``store``;
+    returns [(Result, cached)] in order."""
+    return [
+        run_scf_reporting(r["molecule"], r["functional"], store, r["label"], progress, grid=r["grid"])
+        for r in requests
+    ]
+
+
+def assemble_rows(
+    molecule: Molecule, requests: list[dict], outcomes: list, with_dispersion: bool = False
+) -> list[Row]:
+    """Rows from the outcomes [(Result, cached)] of comparison_requests: one per functional, with
+    D3(BJ) and the sum of free-atom energies (Hartree) when those were asked for."""
+    rows: dict[str, Row] = {}
+    for request, (result, cached) in zip(requests, outcomes, strict=True):
+        functional = request["functional"]
+        if request["molecule"] is molecule:
+            rows[functional] = Row(functional, result, cached)
+            if with_dispersion:
+                rows[functional].d3 = dispersion.d3bj_energy(molecule, functional)
+        else:
+            symbol = request["molecule"].atoms[0][0]
+            count = sum(1 for s, _ in molecule.atoms if s == symbol)
+            row = rows[functional]
+            row.atoms_energy = (row.atoms_energy or 0.0) + count * result.energy
+            row.atoms_converged = row.atoms_converged and result.converged
+    return list(rows.values())
+
+
 def compare_functionals(
     molecule: Molecule,
     functionals: list[str],
@@ -74,38 +137,27 @@ def compare_functionals(
     with_dispersion: bool = False,
     with_atomization: bool = False,
     progress: Callable[[dict], None] | None = None,
+    runner: Callable | None = None,
 ) -> list[Row]:
     """Runs every functional on ``molecule`` (and, with ``with_atomization``, on its free atoms in
     their ground spin states, same basis and grid) through ``store``. ``progress`` receives the SCF
-    iteration dicts of run_scf with an added "task" label (e.g. "DM21: free atom O")."""
-    if not functionals:
-        raise InputError("choose at least one functional")
-    functionals = list(dict.fromkeys(check_functional(f) for f in functionals))
-    if with_atomization and (reason := atomization_applies(molecule)):
-        raise InputError(reason)
-    grid = grid or GridSpec()
-    rows = []
-    for functional in functionals:
-        result, cached = run_scf_reporting(molecule, functional, store, functional, progress, grid=grid)
-        row = Row(functional, result, cached)
-        if with_dispersion:
-            row.d3 = dispersion.d3bj_energy(molecule, functional)
-        if with_atomization:
-            row.atoms_energy = 0.0
-            for symbol in sorted({s for s, _ in molecule.atoms}):
-                count = sum(1 for s, _ in molecule.atoms if s == symbol)
-                atom = atom_molecule(symbol, molecule.basis)
-                task = f"{functional}: free atom {symbol}"
-                atom_result, _ = run_scf_reporting(atom, functional, store, task, progress, grid=grid)
-                row.atoms_energy += count * atom_result.energy
-        rows.append(row)
-    return rows
+    iteration dicts of run_scf with an added "task" label (e.g. "DM21: free atom O"). ``runner``
+    (requests, progress) -> [(Result, cached)] runs the calculations, e.g. explorer.tasks.run_scf_tasks
+    on a cluster; default: one after the other in this process (the numbers are the same)."""
+    requests = comparison_requests(molecule, functionals, grid=grid, with_atomization=with_atomization)
+    if runner is None:
+        outcomes = run_in_turn(store, requests, progress)
+    else:
+        outcomes = runner(requests, progress)
+    return assemble_rows(molecule, requests, outcomes, with_dispersion)
 
 
 def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "kcal/mol") -> list[dict]:
     """Display rows: total energy and E_xc (Hartree), difference to ``baseline`` (default: the
     first row) and atomization energies in ``unit``, HOMO/LUMO/gap in eV, |dipole| in Debye,
-    <S^2>, SCF cycles, time (s) and whether the result came from the store."""
+    <S^2>, SCF cycles, time (s), whether it converged and whether it came from the store. The
+    numbers of a row whose SCF did not converge (or whose baseline did not) are None: an
+    unconverged energy must not be read as a result."""
     if not rows:
         return []
     names = [r.functional for r in rows]
@@ -129,8 +181,14 @@ def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "
         line["<S²>"] = res.s2
         if r.atoms_energy is not None:
             line[f"atomization ({unit})"] = units.from_hartree(r.atomization, unit)
+        if not r.converged:
+            line = dict.fromkeys(line)
+            line["functional"] = r.functional
+        elif not base.converged:
+            line[f"ΔE vs {base.functional} ({unit})"] = None
         line["SCF cycles"] = res.cycles
         line["time (s)"] = res.scf_seconds
+        line["converged"] = r.converged
         line["from store"] = r.cached
         table.append(line)
     return table
@@ -146,6 +204,6 @@ def atomization_reference(rows: list[Row], molecule: Molecule, unit: str) -> dic
     errors = {
         r.functional: units.from_hartree(r.atomization - value, unit)
         for r in rows
-        if r.atomization is not None
+        if r.atomization is not None and r.converged
     }
     return {"value": units.from_hartree(value, unit), "unit": unit, "source": source, "errors": errors}

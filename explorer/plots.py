@@ -35,7 +35,9 @@ def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
 
 def difference_bar_figure(labels: list[str], values: list[float], axis_title: str) -> go.Figure:
     """Bar chart of one value per functional (e.g. energy differences to a baseline)."""
-    figure = go.Figure(go.Bar(x=labels, y=values, text=[f"{v:.2f}" for v in values], textposition="auto"))
+    # None (an unconverged result) draws no bar and no label.
+    text = ["" if v is None else f"{v:.2f}" for v in values]
+    figure = go.Figure(go.Bar(x=labels, y=values, text=text, textposition="auto"))
     figure.update_layout(yaxis_title=axis_title, height=320, margin=dict(l=10, r=10, t=10, b=10))
     return figure
 

@@ -185,9 +185,63 @@ def run_scf(
 
     mf = make_ks(mol, functional, kind, grids, exact=exact)
     _fix_occupations(mf, kind, occupations)
-    steps = _converge(mf, dm0, conv_tol, _recorder(history, functional, callback))
+    record = _recorder(history, functional, callback)
+    if kind == "RKS" and occupations is None and network.is_dm21(functional):
+        # Plain DIIS first; if that fails or changes state, fixed occupations per irrep before the
+        # slower level-shift steps (which rarely rescue these cases).
+        steps = _converge(mf, dm0, conv_tol, record, CONVERGENCE_LADDER[:1])
+        if _lost_state(mf, dm0):
+            retry = _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record)
+            if retry is not None and retry[0].converged:
+                mf, steps = retry[0], steps + [retry[1]]
+            elif not mf.converged:
+                steps += _converge(mf, mf.make_rdm1(), conv_tol, record, CONVERGENCE_LADDER[1:])
+    else:
+        steps = _converge(mf, dm0, conv_tol, record)
     elapsed = time.perf_counter() - t_start
     return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
+
+
+#: Overlap of a converged RKS density's occupied space with its start's (1: the same orbitals)
+#: below which the SCF is taken to have jumped to another state.
+SAME_STATE_OVERLAP = 0.5
+
+
+def _lost_state(mf, dm0) -> bool:
+    """True if the RKS SCF ``mf`` did not converge, or converged to a density whose occupied space
+    overlaps its start ``dm0`` by less than SAME_STATE_OVERLAP: tr(D S D0 S) / (4 n_occ)."""
+    if not mf.converged:
+        return True
+    if dm0 is None:
+        return False
+    s = mf.get_ovlp()
+    n_occ = mf.mol.nelectron / 2
+    return float(np.einsum("ij,ji->", mf.make_rdm1() @ s, dm0 @ s)) / (4 * n_occ) < SAME_STATE_OVERLAP
+
+
+def _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record):
+    """DM21 RKS with the orbital occupations per irreducible representation fixed to those of the
+    warm-start functional's ground state (the cure of the official repository's issue #316: stretched
+    H2 otherwise swings between sigma_g^2 and sigma_u^2). Returns (mf, step label), or None when the
+    molecule has no symmetry or PySCF's symmetry frame is not a pure translation of the input (a
+    rotated frame would rotate the grid's angular points and the density matrix)."""
+    mol = molecule.to_pyscf()
+    mol.symmetry = True
+    mol.build()
+    if mol.groupname == "C1" or not np.allclose(mol._symm_axes, np.eye(3)):
+        return None
+    grids = build_grids(mol, grid)
+    warm = make_ks(mol, check_functional(warm_start or "B3LYP"), "RKS", grids)
+    warm.conv_tol = conv_tol
+    warm.kernel()
+    if not warm.converged:
+        return None
+    irreps = {k: int(v) for k, v in warm.get_irrep_nelec().items() if v}
+    mf = make_ks(mol, functional, "RKS", grids, exact=exact)
+    mf.irrep_nelec = irreps
+    label = "symmetry-adapted occupations " + ", ".join(f"{k}:{v}" for k, v in irreps.items())
+    _converge(mf, warm.make_rdm1(), conv_tol, record)
+    return mf, label
 
 
 def _fix_occupations(mf, kind: str, occupations) -> None:
@@ -245,8 +299,9 @@ WARM_START_CONV_TOL = 1e-7
 FLOAT32_ENERGY_NOISE_PER_ELECTRON = 1e-8
 
 
-def _converge(mf, dm0, conv_tol: float, callback) -> list[str]:
-    """Runs the convergence ladder on ``mf``; returns the labels of the steps used.
+def _converge(mf, dm0, conv_tol: float, callback, ladder=None) -> list[str]:
+    """Runs the convergence ``ladder`` (default CONVERGENCE_LADDER) on ``mf``; returns the labels of
+    the steps used.
 
     Converged means an energy change below ``conv_tol`` and an orbital gradient below
     sqrt(``conv_tol``) (PySCF's rule). For DM21 the energy test cannot go below the network's float32
@@ -261,7 +316,7 @@ def _converge(mf, dm0, conv_tol: float, callback) -> list[str]:
         mf.conv_check = False
     mf.callback = callback
     steps = []
-    for step in CONVERGENCE_LADDER:
+    for step in CONVERGENCE_LADDER if ladder is None else ladder:
         mf.level_shift = step["level_shift"]
         mf.damp = step["damp"]
         mf.max_cycle = step["max_cycle"]

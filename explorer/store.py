@@ -26,6 +26,7 @@ import platformdirs
 
 from explorer.errors import ExplorerError
 from explorer.molecules import Molecule
+from explorer.settings import DB_TIMEOUT_ENV, db_timeout
 
 DB_ENV = "DM21_EXPLORER_DB"
 #: Bump when a change to the engine can change stored numbers: old entries then stop matching.
@@ -116,17 +117,17 @@ class ResultsStore:
             finally:
                 db.close()
         except (sqlite3.DatabaseError, OSError) as err:
-            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+            raise _database_error(self.path, err) from None
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return sqlite3.connect(self.path, timeout=db_timeout())
 
     def _run(self, sql: str, args=()) -> list:
         try:
             with self._connect() as db:
                 return db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as err:
-            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+            raise _database_error(self.path, err) from None
 
     def get(self, key: str) -> dict | None:
         """The stored result dictionary for ``key`` (with "dm" as an array, if stored), or None."""
@@ -233,11 +234,21 @@ class ResultsStore:
         except sqlite3.IntegrityError:
             return False
         except sqlite3.DatabaseError as err:
-            raise ExplorerError(f"results database {self.path} cannot be used: {err}") from None
+            raise _database_error(self.path, err) from None
 
     def _holder(self, key: str) -> dict | None:
         rows = self._run("SELECT owner, host, pid, started FROM claims WHERE key = ?", (key,))
         return dict(zip(("owner", "host", "pid", "started"), rows[0], strict=True)) if rows else None
+
+
+def _database_error(path: Path, err: Exception) -> ExplorerError:
+    """A one-line error for a database problem: locked by another program, or unusable."""
+    if "locked" in str(err) or "busy" in str(err):
+        return ExplorerError(
+            f"results database {path} is locked by another program (waited {db_timeout():g} s; "
+            f"{DB_TIMEOUT_ENV} sets the wait): try again, or close the program holding it"
+        )
+    return ExplorerError(f"results database {path} cannot be used: {err}")
 
 
 def _claim_alive(holder: dict) -> bool:

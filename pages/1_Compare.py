@@ -2,22 +2,23 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, units
+from explorer import ExplorerError, GridSpec, tasks, units
 from explorer.compare import (
     B3LYP_NOTE,
     CLASSICAL,
     DM21_FAMILY,
-    atomization_applies,
+    assemble_rows,
     atomization_reference,
-    compare_functionals,
+    comparison_requests,
     comparison_table,
 )
 from explorer.dispersion import DM21_NOTE
 from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
+from pages.ui.jobs import cancel_button, follow
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
-from pages.ui.resources import load_networks, results_store
+from pages.ui.resources import results_store
 
 page_setup()
 
@@ -60,49 +61,59 @@ with_atomization = middle.checkbox(
 if molecule is not None and functionals:
     allowed = size_guard(molecule, functionals)
     if st.button("Run comparison", type="primary", disabled=not allowed, key="cmp_run"):
-        if with_atomization and (reason := atomization_applies(molecule)):
-            st.error(reason)
+        try:
+            results_store()  # a broken or locked database is reported before anything runs
+            requests = comparison_requests(
+                molecule, functionals, grid=GridSpec(), with_atomization=with_atomization
+            )
+            # Every SCF is a task on the shared cluster: sessions asking for the same one share it.
+            jobs = [tasks.submit_scf(**r) for r in requests]
+        except ExplorerError as err:
+            st.error(str(err))
         else:
-            chart = st.empty()
-            with st.status("Running…", expanded=True) as status:
-                history: list[dict] = []
+            st.session_state["cmp_jobs"] = {
+                "jobs": jobs,
+                "requests": requests,
+                "molecule": molecule,
+                "options": (tuple(functionals), with_d3, with_atomization),
+                "history": [],
+            }
 
-                def progress(event: dict) -> None:
-                    if "cycle" in event:
-                        history.append(event)
-                        status.update(
-                            label=f"{event['task']} — {event['stage']}: iteration {event['cycle']}, "
-                            f"E = {event['energy']:.8f} Ha"
-                        )
-                        current = [h for h in history if h["task"] == event["task"]]
-                        chart.plotly_chart(
-                            scf_progress_figure(current, event["task"]), key=f"live{len(history)}"
-                        )
-                    else:
-                        status.write(f"{event['task']}: {event['stage']}")
+pending = st.session_state.get("cmp_jobs")
+if not cancel_button("cmp_jobs", "cmp_cancel"):
+    chart = st.empty()
+    history = pending["history"]
+    with st.status("Running…", expanded=True) as status:
 
-                try:
-                    load_networks(functionals)
-                    rows = compare_functionals(
-                        molecule,
-                        functionals,
-                        results_store(),
-                        grid=GridSpec(),
-                        with_dispersion=with_d3,
-                        with_atomization=with_atomization,
-                        progress=progress,
-                    )
-                except ExplorerError as err:
-                    status.update(label="failed", state="error")
-                    st.error(str(err))
-                else:
-                    status.update(label="done", state="complete", expanded=False)
-                    chart.empty()
-                    st.session_state["cmp_last"] = {
-                        "molecule": molecule,
-                        "rows": rows,
-                        "options": (tuple(functionals), with_d3, with_atomization),
-                    }
+        def progress(event: dict) -> None:
+            if "cycle" in event:
+                history.append(event)
+                status.update(
+                    label=f"{event['task']} — {event['stage']}: iteration {event['cycle']}, "
+                    f"E = {event['energy']:.8f} Ha"
+                )
+                current = [h for h in history if h["task"] == event["task"]]
+                chart.plotly_chart(scf_progress_figure(current, event["task"]), key=f"live{len(history)}")
+            else:
+                status.write(f"{event['task']}: {event['stage']}")
+
+        try:
+            follow(pending["jobs"], progress)
+            outcomes = [tasks.result(job)[:2] for job in pending["jobs"]]
+            rows = assemble_rows(pending["molecule"], pending["requests"], outcomes, pending["options"][1])
+        except ExplorerError as err:
+            st.session_state.pop("cmp_jobs", None)
+            status.update(label="failed", state="error")
+            st.error(str(err))
+        else:
+            st.session_state.pop("cmp_jobs", None)
+            status.update(label="done", state="complete", expanded=False)
+            chart.empty()
+            st.session_state["cmp_last"] = {
+                "molecule": pending["molecule"],
+                "rows": rows,
+                "options": pending["options"],
+            }
 
 last = st.session_state.get("cmp_last")
 if last is not None:
@@ -113,6 +124,12 @@ if last is not None:
     table = comparison_table(rows, baseline, unit)
     st.subheader(f"{molecule_run.name or molecule_run.formula()} / {molecule_run.basis}")
     st.dataframe(table, hide_index=True)
+    unconverged = [r.functional for r in rows if not r.converged]
+    if unconverged:
+        st.error(
+            f"{', '.join(unconverged)}: the SCF did NOT converge (the molecule or a free atom), so "
+            "its numbers are left blank; an unconverged energy is not a result."
+        )
     delta = f"ΔE vs {baseline} ({unit})"
     st.plotly_chart(
         difference_bar_figure([r["functional"] for r in table], [r[delta] for r in table], delta),

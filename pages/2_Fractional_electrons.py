@@ -47,7 +47,7 @@ DEMOS = {
     "H atom E(N), 0 to 2 electrons": {"fe_view": "Fractional charge", "fe_points": 9},
     "H atom fractional spin": {"fe_view": "Fractional spin", "fe_points": 5},
     "H2+ dissociation": {"fe_view": "Dissociation", "fe_preset": "H2+"},
-    "H2 dissociation": {"fe_view": "Dissociation", "fe_preset": "H2 (unrestricted)"},
+    "H2 dissociation": {"fe_view": "Dissociation", "fe_preset": "H2 (restricted)"},
 }
 
 

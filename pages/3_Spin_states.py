@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, units
+from explorer import ExplorerError, GridSpec, tasks, units
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.exports import table_csv, table_json
 from explorer.plots import spin_levels_figure
@@ -16,9 +16,10 @@ from explorer.spin_states import (
     reference_gap,
     spin_states,
 )
+from pages.ui.jobs import cancel_button, follow
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
-from pages.ui.resources import load_networks, results_store
+from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
 
 page_setup()
@@ -100,6 +101,34 @@ if allowed:
 run = st.button("Run", type="primary", key="ss_run", disabled=not allowed)
 
 if run and allowed:
+    try:
+        results_store()  # a broken or locked database is reported before anything runs
+        # Each multiplicity of each functional is an independent task on the shared cluster.
+        calls = [
+            {
+                "molecule": molecule,
+                "functional": f,
+                "spins": [s],
+                "broken_symmetry": broken,
+                "grid": GridSpec(),
+            }
+            for f in functionals
+            for s in spins
+        ]
+        jobs = tasks.fan_out(spin_states, calls, labels=[f"{f}: 2S={s}" for f in functionals for s in spins])
+    except ExplorerError as err:
+        st.error(str(err))
+    else:
+        st.session_state["ss_jobs"] = {
+            "jobs": jobs,
+            "calls": calls,
+            "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
+            "preset": preset_name if preset is not None else None,
+            "broken_symmetry": broken,
+        }
+
+pending = st.session_state.get("ss_jobs")
+if not cancel_button("ss_jobs", "ss_cancel"):
     with st.status("Running…", expanded=False) as status:
 
         def progress(event: dict) -> None:
@@ -108,29 +137,23 @@ if run and allowed:
                     label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
                 )
 
-        results = {}
         try:
-            load_networks(functionals)
-            for functional in functionals:
-                results[functional] = spin_states(
-                    molecule,
-                    functional,
-                    spins,
-                    results_store(),
-                    broken_symmetry=broken,
-                    grid=GridSpec(),
-                    progress=progress,
-                )
+            follow(pending["jobs"], progress)
+            results = {}
+            for call, job in zip(pending["calls"], pending["jobs"], strict=True):
+                results.setdefault(call["functional"], []).extend(tasks.result(job))
         except ExplorerError as err:
+            st.session_state.pop("ss_jobs", None)
             status.update(label="failed", state="error")
             st.error(str(err))
         else:
+            st.session_state.pop("ss_jobs", None)
             status.update(label="done", state="complete")
             st.session_state["ss_last"] = {
-                "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
-                "preset": preset_name if preset is not None else None,
+                "label": pending["label"],
+                "preset": pending["preset"],
                 "states": results,
-                "broken_symmetry": broken,
+                "broken_symmetry": pending["broken_symmetry"],
             }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import ExplorerError, InputError, Molecule, from_library, from_smiles, parse_xyz
+from explorer import ExplorerError, InputError, Molecule, from_library, from_smiles, parse_xyz, settings
 from explorer.molecules import LIBRARY
 from explorer.scf import estimated_seconds
 
@@ -35,9 +35,8 @@ DEFAULTS = {
     "mi_xyz": "3\nwater\nO 0.0 0.0 0.0\nH 0.0 0.757 0.587\nH 0.0 -0.757 0.587\n",
     "mi_basis": "6-31g",
 }
-#: Interactive runs above either limit ask for confirmation first.
-MAX_BASIS_FUNCTIONS = 150
-MAX_SECONDS = 120.0
+#: Interactive runs above the limits (explorer.settings: atoms, basis functions, estimated time;
+#: each an environment variable) ask for confirmation first.
 
 
 _KEPT = "kept:"  # prefix of the plain session-state copies that outlive the widgets
@@ -200,17 +199,26 @@ def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
 
 
 def size_guard(molecule: Molecule, functionals: list[str]) -> bool:
-    """Shows the expected cost; above the limits, asks to go on anyway. True when allowed to run."""
+    """Shows the expected cost; above the limits (explorer.settings), says which and asks to go on
+    anyway. True when allowed to run."""
     n_basis = _basis_size(molecule)
     seconds = sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
     text = f"{n_basis} basis functions; expected time about {_duration(seconds)} on 2 cores (rough)."
-    if n_basis <= MAX_BASIS_FUNCTIONS and seconds <= MAX_SECONDS:
+    try:
+        problem = settings.size_problem(len(molecule.atoms), n_basis)
+        limit = settings.max_seconds()
+    except ExplorerError as err:  # a limit set to something that is not a number
+        st.error(str(err))
+        return False
+    if problem is None and seconds > limit:
+        problem = (
+            f"the estimate is over the limit of {_duration(limit)} for interactive runs "
+            f"(set {settings.MAX_SECONDS_ENV} to raise it)"
+        )
+    if problem is None:
         st.caption(text)
         return True
-    st.warning(
-        f"Large calculation: {text} Limits for interactive runs: {MAX_BASIS_FUNCTIONS} basis "
-        f"functions, {_duration(MAX_SECONDS)}."
-    )
+    st.warning(f"Large calculation: {text} {problem[0].upper()}{problem[1:]}.")
     return st.checkbox("Run anyway", key="size_guard_override")
 
 

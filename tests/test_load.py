@@ -1,0 +1,186 @@
+"""Many sessions at once on the task cluster (explorer.tasks): a scan fanned out on two workers, a
+bounded load test, queue position, cancel, the per-job time limit, and concurrent CLI runs."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from explorer import fractional, tasks
+from explorer.grids import GridSpec
+from explorer.molecules import parse_atoms
+from explorer.store import ResultsStore
+
+WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
+H2PLUS = "H 0 0 0; H 0 0 {r}"
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """A fresh two-worker local cluster sharing a fresh results database, closed at the end."""
+    saved = {k: os.environ.get(k) for k in ("DM21_EXPLORER_WORKERS", "DM21_EXPLORER_DB")}
+    os.environ["DM21_EXPLORER_WORKERS"] = "2"
+    os.environ["DM21_EXPLORER_DB"] = str(tmp_path_factory.mktemp("load") / "results.sqlite3")
+    tasks.shutdown()
+    client = tasks.client()
+    yield client
+    tasks.shutdown()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def test_scan_fans_out_on_two_workers(two_workers, tmp_path):
+    """H2+ curves of two functionals as two tasks on two workers give the numbers of the same scans
+    run one after the other in this process (same code and inputs; 1e-8 Ha allows for the workers'
+    single-threaded summation order)."""
+    values = [1.0, 2.0, 3.0]
+    calls = [
+        {"template": H2PLUS, "values": values, "functional": f, "charge": 1, "spin": 1, "basis": "sto-3g",
+         "grid": GridSpec(level=1)}
+        for f in ("B3LYP", "PBE")
+    ]  # fmt: skip
+    jobs = tasks.fan_out(fractional.scan, calls, labels=["B3LYP", "PBE"])
+    while not all(j.done() for j in jobs):
+        time.sleep(0.2)
+    holders = two_workers.who_has([j.future for j in jobs])
+    assert len({w for ws in holders.values() for w in ws}) == 2  # one curve on each worker
+    curves = [tasks.result(j) for j in jobs]
+    local = ResultsStore(tmp_path / "local.sqlite3")
+    for call, curve in zip(calls, curves, strict=True):
+        kwargs = {k: v for k, v in call.items()}
+        expected = fractional.scan(store=local, **kwargs)
+        assert [p["value"] for p in curve] == values
+        for p, q in zip(curve, expected, strict=True):
+            assert p["converged"] and q["converged"]
+            assert p["energy"] == pytest.approx(q["energy"], abs=1e-8)
+    # Stretched H2+ with B3LYP falls below the exact -0.5 Ha limit (delocalization error).
+    assert curves[0][-1]["energy"] < -0.5
+
+
+def _session(i: int, outcomes: list, errors: list, start: threading.Barrier) -> None:
+    water = parse_atoms(WATER, basis="sto-3g")
+    h2 = parse_atoms("H 0 0 0; H 0 0 0.74", basis="sto-3g")
+    mine = parse_atoms(f"H 0 0 0; H 0 0 {0.60 + 0.02 * i:.2f}", basis="sto-3g")
+    requests = [
+        {"molecule": water, "functional": "B3LYP", "grid": GridSpec(level=1)},  # everyone
+        {"molecule": h2, "functional": "PBE", "grid": GridSpec(level=1)},  # everyone
+        {"molecule": mine, "functional": "B3LYP", "grid": GridSpec(level=1)},  # this session's own
+        {"molecule": water, "functional": "DM21", "grid": GridSpec(level=1)},  # everyone, DM21
+    ]
+    start.wait()
+    time.sleep(0.05 * (i % 4))  # some arrive while the task runs, some after it is stored
+    try:
+        jobs = [tasks.submit_scf(label=f"s{i}", **r) for r in requests]
+        for job in jobs:
+            result, cached, run_id = tasks.result(job, timeout=240)
+            outcomes.append((job.key, run_id, cached, result.energy, result.converged))
+    except Exception as err:  # counted, and the test fails on any
+        errors.append(f"session {i}: {type(err).__name__}: {err}")
+
+
+@pytest.mark.slow
+def test_load_ten_sessions_compute_each_request_once(two_workers, capsys):
+    n = 10
+    outcomes, errors, start = [], [], threading.Barrier(n)
+    stored_before = len(ResultsStore().list())
+    sessions = [threading.Thread(target=_session, args=(i, outcomes, errors, start)) for i in range(n)]
+    t0 = time.perf_counter()
+    for s in sessions:
+        s.start()
+    for s in sessions:
+        s.join(timeout=300)
+    seconds = time.perf_counter() - t0
+    with capsys.disabled():
+        print(f"\nload test: {n} sessions, {len(outcomes)} jobs in {seconds:.1f} s = "
+              f"{len(outcomes) / seconds:.2f} jobs/s, {len(errors)} errors")  # fmt: skip
+    assert errors == []
+    assert len(outcomes) == 4 * n
+    keys = {key for key, *_ in outcomes}
+    assert len(keys) == 3 + n
+    computed = {}
+    for key, run_id, cached, _, converged in outcomes:
+        assert converged
+        if not cached:
+            computed.setdefault(key, set()).add(run_id)
+    # Every distinct request was computed by exactly one task run; all others shared it or read it.
+    assert set(computed) == keys and all(len(runs) == 1 for runs in computed.values())
+    for key in keys:  # and every session got the same number for the same request
+        assert len({energy for k, _, _, energy, _ in outcomes if k == key}) == 1
+    assert len(ResultsStore().list()) - stored_before == len(keys)
+    assert ResultsStore()._run("SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_queue_position_cancel_and_time_limit(two_workers, monkeypatch):
+    # Four distinct DM21 jobs on two single-threaded workers: two run, two wait in the queue.
+    molecules = [
+        parse_atoms(WATER.replace("0.587", f"{0.58 + 0.003 * i:.3f}"), basis="6-31g") for i in range(4)
+    ]
+    jobs = [
+        tasks.submit_scf(m, "DM21", label=f"job {i}", grid=GridSpec(level=1)) for i, m in enumerate(molecules)
+    ]
+    # Another session's job, submitted after them, waits behind the two of them not yet running.
+    other = tasks.submit_scf(molecules[0], "B3LYP", label="other session", grid=GridSpec(level=1))
+    deadline = time.monotonic() + 120
+    while tasks.status(jobs)["running"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mine, theirs = tasks.status(jobs), tasks.status([other])
+    assert (mine["running"], mine["queued"], mine["workers"]) == (2, 2, 2)
+    assert (theirs["queued"], theirs["ahead"]) == (1, 2)
+    assert tasks.describe(theirs) == "0 of 1 done, 0 running, 1 queued (2 ahead of them); 2 workers"
+    tasks.cancel(jobs + [other])
+    for job in jobs:
+        with pytest.raises(tasks.JobCancelled):
+            tasks.result(job)
+    # The running SCFs stop at their next iteration: their claims are released, nothing is stored.
+    deadline = time.monotonic() + 60
+    while ResultsStore()._run("SELECT COUNT(*) FROM claims") != [(0,)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ResultsStore()._run("SELECT COUNT(*) FROM claims") == [(0,)]
+    # The cluster is free again, and a cancelled request can be asked for anew.
+    again = tasks.submit_scf(molecules[0], "PBE", grid=GridSpec(level=1))
+    assert tasks.result(again, timeout=120)[0].converged
+    # The per-job time limit: a job over it stops with a message naming the setting.
+    monkeypatch.setenv("DM21_EXPLORER_JOB_SECONDS", "0.001")
+    late = tasks.submit_scf(molecules[1], "PBE", grid=GridSpec(level=1))
+    with pytest.raises(tasks.JobTimeout, match="DM21_EXPLORER_JOB_SECONDS"):
+        tasks.result(late, timeout=120)
+
+
+def test_three_identical_concurrent_cli_runs_agree(tmp_path):
+    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp_path / "cli.sqlite3"))
+    args = [sys.executable, "-m", "explorer", "scf", "--atoms", WATER, "--basis", "6-31g"]
+    args += ["--functional", "B3LYP", "--json"]
+    procs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(3)
+    ]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outputs.append(json.loads(out))
+    assert sorted(o["cached"] for o in outputs) == [False, True, True]  # computed once
+    assert len({o["energy"] for o in outputs}) == 1 and outputs[0]["converged"]
+    # The same request through --cluster (its own local cluster, another database) agrees.
+    env["DM21_EXPLORER_DB"] = str(tmp_path / "cluster.sqlite3")
+    env["DM21_EXPLORER_WORKERS"] = "1"
+    run = subprocess.run(args + ["--cluster"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    clustered = json.loads(run.stdout)
+    assert clustered["cached"] is False
+    assert clustered["energy"] == pytest.approx(outputs[0]["energy"], abs=1e-9)
+
+
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    tasks.shutdown()
+    monkeypatch.setenv("DM21_EXPLORER_SCHEDULER", "tcp://127.0.0.1:9")  # nothing listens on port 9
+    monkeypatch.setattr(tasks, "CONNECT_SECONDS", 2)
+    with pytest.raises(tasks.ExplorerError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        tasks.client()
