@@ -119,21 +119,8 @@ def molecule_view_html(
         f"\t\tviewer.zoom(Math.min(1, aspect) * {FIT_FRACTION});\n"
         "\t})(viewer_UNIQUEID, document.getElementById('3dmolviewer_UNIQUEID'));\n"
     )
-    body = view.write_html()
-    # py3Dmol names the elements and variables "<prefix>_<time stamp>"; a digest of the arguments
-    # gives the same HTML for the same view.
-    key = json.dumps([_xyz_for_html(molecule), js_url, dark, int(height)])
-    stable_id = "v" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    body = body.replace(f"_{view.uniqueid}", f"_{stable_id}")
-    # py3Dmol creates the viewer with {backgroundColor:"white"}: start on the right background and
-    # let small molecules fill the view.
-    config = {"backgroundColor": background, "minimumZoomToDistance": MIN_ZOOM_RADIUS}
-    body = body.replace('{backgroundColor:"white"}', json.dumps(config))
-    return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        f"<style>html, body {{ margin: 0; overflow: hidden; background: {background}; }}</style>\n"
-        f"</head>\n<body>\n{body}</body>\n</html>\n"
-    )
+    key = [_xyz_for_html(molecule), js_url, dark, int(height)]
+    return _page_html(view, "v", key, background)
 
 
 def _face_on_rotation(molecule: Molecule) -> tuple[float, tuple[float, float, float]]:
@@ -216,11 +203,26 @@ def volume_view_html(
         f"\t\t{json.dumps(surfaces)}.forEach(function (s) {{ viewer.addIsosurface(volume, s); }});\n"
         "\t})(viewer_UNIQUEID);\n"
     )
+    key = [
+        _xyz_for_html(molecule),
+        hashlib.sha256(cube.encode()).hexdigest(),
+        surfaces,
+        js_url,
+        dark,
+        int(height),
+    ]
+    return _page_html(view, "w", key, background)
+
+
+def _page_html(view, prefix: str, key: list, background: str) -> str:
+    """The whole HTML page of a py3Dmol view, identical for identical ``key`` data."""
     body = view.write_html()
-    key = json.dumps([_xyz_for_html(molecule), hashlib.sha256(cube.encode()).hexdigest(), surfaces, js_url,
-                      dark, int(height)])  # fmt: skip
-    stable_id = "w" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    # py3Dmol names the elements and variables "<prefix>_<time stamp>"; a digest of the arguments
+    # gives the same HTML for the same view.
+    stable_id = prefix + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     body = body.replace(f"_{view.uniqueid}", f"_{stable_id}")
+    # py3Dmol creates the viewer with {backgroundColor:"white"}: start on the right background and
+    # let small molecules fill the view.
     config = {"backgroundColor": background, "minimumZoomToDistance": MIN_ZOOM_RADIUS}
     body = body.replace('{backgroundColor:"white"}', json.dumps(config))
     return (
