@@ -51,7 +51,8 @@ def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
 
     page.get_by_test_id("stSelectbox").filter(has_text="Basis set").click()
     page.get_by_role("option", name="sto-3g", exact=True).click()
-    page.get_by_role("button", name="Run comparison").click()
+    wait_for_app(page, timeout=120_000)  # the rerun after the basis change, slow when CI is loaded
+    page.get_by_role("button", name="Run comparison").click(timeout=120_000)
     table = page.get_by_test_id("stDataFrame")
     expect(table).to_be_visible(timeout=300_000)
     expect(page.get_by_text(re.compile(r"CHN / sto-3g|C#N / sto-3g"))).to_be_visible()
