@@ -329,6 +329,17 @@ def _cmd_evaluate(args) -> dict:
     }
 
 
+def _molecule_header(molecule, functional: str) -> dict:
+    """The fields that name a calculation in every command's output."""
+    return {
+        "molecule": molecule.name or molecule.formula(),
+        "functional": functional,
+        "basis": molecule.basis,
+        "charge": molecule.charge,
+        "spin": molecule.spin,
+    }
+
+
 def _scf_for_maps(args, molecule, method):
     """The stored SCF result of the chosen functional (computed once) for density and xc-map."""
     from explorer.scf import run_scf_stored
@@ -359,11 +370,7 @@ def _cmd_density(args) -> dict:
         comment = f"{method['functional']} total electron density (electrons/bohr^3)"
         _write_text(args.cube, maps.cube_text(cube, rho_a + rho_b, comment))
     return {
-        "molecule": molecule.name or molecule.formula(),
-        "functional": method["functional"],
-        "basis": molecule.basis,
-        "charge": molecule.charge,
-        "spin": molecule.spin,
+        **_molecule_header(molecule, method["functional"]),
         "kind": result.kind,
         "n_electrons": molecule.n_electrons,
         "energy": result.energy,
@@ -400,11 +407,7 @@ def _cmd_xc_map(args) -> dict:
     grids = build_grids(mol, method["grid"])
     e_grid = maps.energy_density_on_grid(mol, functional, result.dm, grids)
     out = {
-        "molecule": molecule.name or molecule.formula(),
-        "functional": functional,
-        "basis": molecule.basis,
-        "charge": molecule.charge,
-        "spin": molecule.spin,
+        **_molecule_header(molecule, functional),
         "kind": result.kind,
         "converged": result.converged,
         "cached": cached,
@@ -506,11 +509,7 @@ def _cmd_fractional(args) -> dict:
             "ionization_and_affinity": fractional.ionization_and_affinity(points),
         }
     return {
-        "molecule": molecule.name or molecule.formula(),
-        "functional": method["functional"],
-        "basis": molecule.basis,
-        "charge": molecule.charge,
-        "spin": molecule.spin,
+        **_molecule_header(molecule, method["functional"]),
         "n_electrons": molecule.n_electrons,
         "points": points,
         **extra,

@@ -104,14 +104,7 @@ def molecule_view_html(
         raise ValueError("a molecule without atoms has nothing to draw")
     molecule = principal_axes_frame(molecule)
     background = DARK_BACKGROUND if dark else LIGHT_BACKGROUND
-    view = py3Dmol.view(width="100%", height=f"{int(height)}px", js=js_url)
-    view.addModel(_xyz_for_html(molecule), "xyz")
-    view.setStyle({}, BALL_AND_STICK)
-    view.setBackgroundColor(background)
-    labels = label_style(dark)
-    for symbol, (x, y, z) in molecule.atoms:
-        view.addLabel(symbol, {**labels, "position": {"x": x, "y": y, "z": z}})
-    view.zoomTo()
+    view = _labelled_view(molecule, background, dark, height, js_url)
     # No py3Dmol call for this: plain JavaScript run after the calls above, in the same callback.
     view.startjs += (
         "\t(function (viewer, box) {\n"
@@ -179,14 +172,7 @@ def volume_view_html(
     if not molecule.atoms:
         raise ValueError("a molecule without atoms has nothing to draw")
     background = DARK_BACKGROUND if dark else LIGHT_BACKGROUND
-    view = py3Dmol.view(width="100%", height=f"{int(height)}px", js=js_url)
-    view.addModel(_xyz_for_html(molecule), "xyz")
-    view.setStyle({}, BALL_AND_STICK)
-    view.setBackgroundColor(background)
-    labels = label_style(dark)
-    for symbol, (x, y, z) in molecule.atoms:
-        view.addLabel(symbol, {**labels, "position": {"x": x, "y": y, "z": z}})
-    view.zoomTo()
+    view = _labelled_view(molecule, background, dark, height, js_url)
     angle, axis = _face_on_rotation(molecule)
     if angle:
         # Turn the scene (not the data, which must stay in the cube's frame) so that the molecule is
@@ -212,6 +198,19 @@ def volume_view_html(
         int(height),
     ]
     return _page_html(view, "w", key, background)
+
+
+def _labelled_view(molecule: Molecule, background: str, dark: bool, height: int, js_url: str):
+    """A py3Dmol view of ``molecule``: ball and stick, element labels, zoomed to fit."""
+    view = py3Dmol.view(width="100%", height=f"{int(height)}px", js=js_url)
+    view.addModel(_xyz_for_html(molecule), "xyz")
+    view.setStyle({}, BALL_AND_STICK)
+    view.setBackgroundColor(background)
+    labels = label_style(dark)
+    for symbol, (x, y, z) in molecule.atoms:
+        view.addLabel(symbol, {**labels, "position": {"x": x, "y": y, "z": z}})
+    view.zoomTo()
+    return view
 
 
 def _page_html(view, prefix: str, key: list, background: str) -> str:
