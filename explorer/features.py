@@ -16,10 +16,10 @@ iterations (ExchangeIntegralCache).
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from pyscf import lib
@@ -41,27 +41,65 @@ def spin_densities(mol, ao: np.ndarray, dm: np.ndarray, mask) -> np.ndarray:
 def exchange_integrals(mol, coords: np.ndarray, omega: float, dtype=np.float64) -> np.ndarray:
     """nu_bd(r) for each point r of ``coords`` (N, 3) in bohr: an (N, nao, nao) array, 1/bohr.
 
-    omega = 0 is the Coulomb kernel 1/r; omega > 0 the long-range kernel erf(omega r)/r. PySCF
-    computes these integrals on one thread, so the points are split across lib.num_threads()
-    threads (its C code releases the GIL). ``dtype`` float32 halves the memory of the result.
+    omega = 0 is the Coulomb kernel 1/r; omega > 0 the long-range kernel erf(omega r)/r. The whole
+    matrix, for the reference evaluation and for maps; SCF runs keep them packed (packed_exchange_integrals).
     """
-    nao = mol.nao_nr()
-    out = np.empty((len(coords), nao, nao), dtype=dtype)
-    chunks = np.array_split(np.arange(len(coords)), max(1, min(lib.num_threads(), len(coords) // 64)))
-
-    def fill(index):
-        if index.size:
-            out[index[0] : index[-1] + 1] = mol.intor("int1e_grids", hermi=1, grids=coords[index])
-
-    # omega is set once around all threads: the context manager saves and restores mol's state,
-    # and nested entries from several threads would leave it changed.
     with mol.with_range_coulomb(omega):
-        if len(chunks) == 1:
-            fill(chunks[0])
-        else:
-            with ThreadPoolExecutor(len(chunks)) as pool:
-                list(pool.map(fill, chunks))
+        return np.asarray(mol.intor("int1e_grids", hermi=1, grids=coords), dtype=dtype)
+
+
+#: Bytes of the float64 scratch buffer libcint writes one chunk of points into (packed_exchange_integrals).
+INTEGRAL_CHUNK_BYTES = 64e6
+
+
+def packed_exchange_integrals(mol, coords: np.ndarray, omegas) -> list[np.ndarray]:
+    """nu_bd(r) at ``coords`` (N, 3, bohr) for each omega of ``omegas``, packed: one (n_pairs, N) float32
+    array per omega whose row p holds the pair (b, d) = kernels.lower_pairs(nao)[p], b >= d, 1/bohr.
+
+    libcint fills a reused float64 buffer a chunk of points at a time on all OpenMP threads (its output
+    runs over points fastest, so packing copies contiguous runs); float32 keeps half the memory and its
+    rounding (relative 6e-8) stays below the network's own float32 precision.
+    """
+    from explorer import kernels
+
+    nao = mol.nao_nr()
+    n = len(coords)
+    pair_b, pair_d = kernels.lower_pairs(nao)
+    chunk = max(1, min(n, int(INTEGRAL_CHUNK_BYTES // (8 * nao * nao))))
+    buffer = np.empty(chunk * nao * nao)
+    out = [np.empty((pair_b.size, n), dtype=np.float32) for _ in omegas]
+    _use_threads()
+    for packed, omega in zip(out, omegas, strict=True):
+        with mol.with_range_coulomb(omega):
+            for start in range(0, n, chunk):
+                full = mol.intor("int1e_grids", hermi=1, grids=coords[start : start + chunk], out=buffer)
+                kernels.pack_pairs(full, pair_b, pair_d, packed, start)
     return out
+
+
+def packed_local_exchange(nus: list[np.ndarray], ao_values: np.ndarray, dms: np.ndarray):
+    """Local HF exchange from packed integrals (packed_exchange_integrals), for a stack of k spin
+    density matrices ``dms`` (k, nao, nao) and AO values (N, nao).
+
+    Returns e_x, (N, k, n_omega) in Hartree/bohr^3, and F, (n_omega, k, nao, N): F_b(r) of the module
+    doc (1/bohr^3). One pass over each omega's integrals serves all k densities.
+    """
+    from explorer import kernels
+
+    e = np.stack([lib.dot(dm, ao_values.T) for dm in dms])  # E_a(r) = sum_b D_ab chi_b(r), (k, nao, N)
+    f = np.zeros((len(nus), *e.shape))
+    _use_threads()
+    for fo, nu in zip(f, nus, strict=True):
+        kernels.contract_pairs(nu, e, fo)
+    exx = -0.5 * np.einsum("kag,okag->gko", e, f)
+    return exx, f
+
+
+def _use_threads() -> None:
+    """Runs numba's parallel loops on as many threads as PySCF's OpenMP code (one in a 1-thread worker)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, lib.num_threads())))
 
 
 def local_exchange(nu: np.ndarray, ao_values: np.ndarray, dm: np.ndarray):
@@ -69,8 +107,8 @@ def local_exchange(nu: np.ndarray, ao_values: np.ndarray, dm: np.ndarray):
 
     ``nu`` is (N, nao, nao) from exchange_integrals, ``ao_values`` (N, nao), ``dm`` one spin density
     matrix (nao, nao), giving e_x (N,) and F (N, nao), or a stack (k, nao, nao), giving e_x (N, k)
-    and F (N, nao, k): the stack shares one pass over ``nu`` (the memory-bound step). The product with
-    ``nu`` runs in ``nu``'s precision (float32 storage: relative error ~1e-7, below the network's).
+    and F (N, nao, k): the stack shares one pass over ``nu``. The product with ``nu`` runs in ``nu``'s
+    precision. Whole matrices, for the exact path and maps; SCF runs use packed_local_exchange.
     """
     single = dm.ndim == 2
     dms = dm[None] if single else dm
@@ -98,10 +136,11 @@ def network_features(rho_a: np.ndarray, rho_b: np.ndarray, exx_a: np.ndarray, ex
 
 
 class ExchangeIntegralCache:
-    """Keeps the nu integrals of each grid block for one molecule and grid, as float32.
+    """Keeps the nu integrals of each grid block for one molecule and grid, packed and float32
+    (packed_exchange_integrals).
 
     Blocks are held in memory up to ``max_bytes``; the rest go to a temporary file (unless
-    ``spill`` is False, when they are recomputed at each use), read back block by block, so the
+    ``spill`` is False, when they are recomputed at each use), mapped back block by block, so the
     process stays within its memory budget while the operating system's page cache keeps repeated
     reads fast. Safe to share between threads.
     """
@@ -121,7 +160,7 @@ class ExchangeIntegralCache:
         self._file = None  # closed (and deleted) when dropped
 
     def get(self, mol, grids, block: int, coords: np.ndarray) -> list[np.ndarray]:
-        """The nu integrals at ``coords`` for every omega of HFX_OMEGAS (float32), from the cache if held."""
+        """The packed nu integrals at ``coords`` for every omega of HFX_OMEGAS, from the cache if held."""
         owner = (mol, grids, grids.coords)
         with self._lock:
             if not self._owned_by(owner):
@@ -130,7 +169,7 @@ class ExchangeIntegralCache:
                 return self._blocks[block]
             if block in self._spilled:
                 return [self._read(offset, shape) for offset, shape in self._spilled[block]]
-        nus = [exchange_integrals(mol, coords, omega, dtype=np.float32) for omega in HFX_OMEGAS]
+        nus = packed_exchange_integrals(mol, coords, HFX_OMEGAS)
         size = sum(nu.nbytes for nu in nus)
         with self._lock:
             if not self._owned_by(owner):
@@ -150,23 +189,24 @@ class ExchangeIntegralCache:
     @property
     def bytes_on_disk(self) -> int:
         """Bytes of integrals written to the temporary file."""
-        return 0 if self._file is None else self._file.tell()
+        return sum(4 * int(np.prod(shape)) for parts in self._spilled.values() for _, shape in parts)
 
     def _write(self, nu: np.ndarray) -> tuple[int, tuple]:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="dm21-nu-")
-        self._file.seek(0, os.SEEK_END)
-        offset = self._file.tell()
+        end = self._file.seek(0, os.SEEK_END)
+        offset = -(-end // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY  # mappable start
+        self._file.seek(offset)
         nu.tofile(self._file)
         return offset, nu.shape
 
     def _read(self, offset: int, shape: tuple) -> np.ndarray:
-        out = np.empty(shape, dtype=np.float32)
+        # Mapped, not copied: the array reads the operating system's cached pages of the file, and
+        # the mapping goes when the array does.
         self._file.flush()
-        read = os.preadv(self._file.fileno(), [memoryview(out).cast("B")], offset)
-        if read != out.nbytes:
-            raise OSError(f"short read from the exchange-integral file ({read} of {out.nbytes} bytes)")
-        return out
+        size = int(np.prod(shape)) * 4
+        mapped = mmap.mmap(self._file.fileno(), size, offset=offset, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapped, dtype=np.float32).reshape(shape)
 
     def _owned_by(self, owner) -> bool:
         # Identity, not equality: a new molecule or grid object starts a new cache.

@@ -216,11 +216,7 @@ def fractional_charge(
     """
     functional = check_functional(functional)
     _require_uks(kind)
-    if deltas is None:
-        deltas = np.linspace(-1.0, 1.0, _count(points))
-    deltas = [_checked(d, -1.0, 1.0, "delta (added electrons)") for d in np.ravel(deltas)]
-    if not deltas:
-        raise InputError("give at least one delta")
+    deltas = _abscissae(deltas, points, -1.0, 1.0, "delta (added electrons)", "give at least one delta")
     occupations = [charge_occupations(molecule, d) for d in deltas]
     nao = molecule.to_pyscf().nao_nr()
     if any(max(len(a), len(b)) > nao for a, b in occupations):
@@ -229,18 +225,11 @@ def fractional_charge(
             f"{_label(molecule)}"
         )
 
-    def run(i, dm0):
-        delta, occ = deltas[i], occupations[i]
-        n = molecule.n_electrons + delta
-        point = {"delta": delta, "n_electrons": n}
-        if sum(occ[0]) + sum(occ[1]) < _TOL:
-            return {**point, **_no_electrons(molecule)}, None
-        task = f"{functional}: N = {n:g}"
-        named = dataclasses.replace(molecule, name=f"{_label(molecule)} N={n:g}")
-        starts = _starts(dm0, None)
-        return _point(named, functional, store, point, task, progress, "UKS", grid, warm_start, occ, starts)
+    def describe(i):
+        n = molecule.n_electrons + deltas[i]
+        return {"delta": deltas[i], "n_electrons": n}, f"N={n:g}", f"N = {n:g}", occupations[i]
 
-    return _outward(deltas, 0.0, run)
+    return _occupation_curve(molecule, functional, store, deltas, describe, progress, grid, warm_start)
 
 
 def fractional_spin(
@@ -267,32 +256,51 @@ def fractional_spin(
     _require_uks(kind)
     if molecule.spin < 1:
         raise InputError("fractional spin needs an unpaired electron (2S >= 1)")
-    if fractions is None:
-        fractions = np.linspace(0.0, 1.0, _count(points))
-    fractions = [_checked(f, 0.0, 1.0, "spin fraction") for f in np.ravel(fractions)]
-    if not fractions:
-        raise InputError("give at least one spin fraction")
+    fractions = _abscissae(fractions, points, 0.0, 1.0, "spin fraction", "give at least one spin fraction")
+
+    def describe(i):
+        f = fractions[i]
+        return {"fraction": f}, f"spin fraction {f:g}", f"f = {f:g}", spin_occupations(molecule, f)
+
+    return _occupation_curve(molecule, functional, store, fractions, describe, progress, grid, warm_start)
+
+
+def _abscissae(values, points, low: float, high: float, what: str, nothing: str) -> list[float]:
+    """``values`` checked to lie in [low, high], or ``points`` evenly spaced values from low to high."""
+    if values is None:
+        values = np.linspace(low, high, _count(points))
+    values = [_checked(x, low, high, what) for x in np.ravel(values)]
+    if not values:
+        raise InputError(nothing)
+    return values
+
+
+def _occupation_curve(molecule, functional, store, xs, describe, progress, grid, warm_start) -> list[dict]:
+    """One UKS SCF at fixed occupations per x of ``xs``, x = 0 first, then outward, each from its
+    nearest computed neighbour's density (``_outward``). ``describe(i)`` gives point i's (fields of
+    its dict, suffix of its molecule's name, suffix of its progress label, (alpha, beta) occupations).
+    A point with no electrons gets the nuclear repulsion and no SCF."""
 
     def run(i, dm0):
-        f = fractions[i]
-        named = dataclasses.replace(molecule, name=f"{_label(molecule)} spin fraction {f:g}")
-        occ = spin_occupations(molecule, f)
-        task = f"{functional}: f = {f:g}"
+        point, name, task, occupations = describe(i)
+        if sum(occupations[0]) + sum(occupations[1]) < _TOL:
+            return {**point, **_no_electrons(molecule)}, None
+        named = dataclasses.replace(molecule, name=f"{_label(molecule)} {name}")
         return _point(
             named,
             functional,
             store,
-            {"fraction": f},
-            task,
+            point,
+            f"{functional}: {task}",
             progress,
             "UKS",
             grid,
             warm_start,
-            occ,
+            occupations,
             _starts(dm0, None),
         )
 
-    return _outward(fractions, 0.0, run)
+    return _outward(xs, 0.0, run)
 
 
 def _count(points) -> int:

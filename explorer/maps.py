@@ -420,3 +420,115 @@ def bond_line(mol, i: int, j: int, points: int = 201, extend: float = 1.0) -> tu
     ext = extend / BOHR_ANGSTROM
     x = np.linspace(-ext, length + ext, points)
     return a + x[:, None] * direction, x * BOHR_ANGSTROM
+
+
+# ---------------------------------------------------------------------------------------------
+# The app's views as tasks: functions of plain arguments (an explorer.molecules.Molecule, density
+# matrices, names) that explorer.tasks.fan_out can run on a worker. ``store`` and ``progress`` are
+# the keywords it passes: nothing here goes into the results store, and ``progress`` hears the stage.
+
+#: Atoms within this distance (Angstrom) of a plane are marked on its maps.
+NEAR_PLANE_ANGSTROM = 0.6
+
+
+def _tell(progress, stage: str) -> None:
+    if progress is not None:
+        progress({"stage": stage})
+
+
+def density_cubes(
+    molecule, dm, dm_other, name: str, other: str, points: int = CUBE_POINTS, *, store=None, progress=None
+) -> dict:
+    """Gaussian cube files (text, bohr) on one cube grid of ``points`` per axis: "total" and "spin"
+    (alpha - beta) density of ``dm``, and "difference", its total density minus that of
+    ``dm_other`` (electrons/bohr^3; ``name`` and ``other`` label the files). Also "integral", the
+    Riemann sum of the total density (electrons); "max_spin" and "max_difference", the largest
+    |value| on the cube (electrons/bohr^3); "points"; and "spacing", the largest cell edge (bohr)."""
+    _tell(progress, "densities on a cube grid")
+    mol = molecule.to_pyscf()
+    cube, rho_a, rho_b = density_cube(mol, dm, points)
+    other_a, other_b = density_on_points(mol, dm_other, cube.get_coords())
+    total, spin = rho_a + rho_b, rho_a - rho_b
+    difference = total - (other_a + other_b)
+    return {
+        "total": cube_text(cube, total, f"{name} electron density (electrons/bohr^3)"),
+        "spin": cube_text(cube, spin, f"{name} spin density alpha-beta (electrons/bohr^3)"),
+        "difference": cube_text(cube, difference, f"{name} minus {other} density (electrons/bohr^3)"),
+        "integral": cube_integral(cube, total),
+        "max_spin": float(np.abs(spin).max()),
+        "max_difference": float(np.abs(difference).max()),
+        "points": int(points),
+        "spacing": float(np.max(np.diag(cube.box)) / (int(points) - 1)),
+    }
+
+
+def plane_maps(
+    molecule, dm, functionals, atoms=None, points: int = PLANE_POINTS, *, store=None, progress=None
+) -> dict:
+    """Maps on the molecular plane (``atoms`` None) or the plane through three atoms (0-based), all
+    on the one density ``dm``: "exc" and "enhancement" ({functional: map}, Hartree/bohr^3 and
+    dimensionless) of ``functionals``, and "hfx", the local HF exchange for omega = 0 and 0.4
+    (Hartree/bohr^3); each map a (len(t), len(s)) array. Also "label"; "s" and "t", the in-plane
+    axes (Angstrom); and "atoms", those within NEAR_PLANE_ANGSTROM of the plane as {"index"
+    (0-based), "x", "y" (in-plane, Angstrom)}. InputError for bad plane atoms."""
+    mol = molecule.to_pyscf()
+    plane = molecular_plane(mol, points) if atoms is None else plane_through_atoms(mol, atoms, points)
+    _tell(progress, f"XC energy densities on the {plane.label}")
+    values = point_values(mol, dm, plane.points(), functionals)
+    s, t, height = (x * BOHR_ANGSTROM for x in plane.project(mol.atom_coords()))
+    return {
+        "label": plane.label,
+        "s": plane.s_angstrom,
+        "t": plane.t_angstrom,
+        "atoms": [
+            {"index": i, "x": float(s[i]), "y": float(t[i])}
+            for i in range(len(s))
+            if abs(height[i]) < NEAR_PLANE_ANGSTROM
+        ],
+        "exc": {f: plane.grid(values.exc[f]) for f in functionals},
+        "enhancement": {f: plane.grid(values.enhancement(f)) for f in functionals},
+        "hfx": [plane.grid(values.hfx[:, k]) for k in range(2)],
+    }
+
+
+def line_energy_densities(molecule, dm, functionals, i: int, j: int, *, store=None, progress=None) -> dict:
+    """XC energy densities (Hartree/bohr^3) of ``functionals`` on density ``dm`` along the line
+    through atoms i and j (0-based; ``bond_line``): {"x": positions (Angstrom from atom i),
+    "exc": {functional: values}}."""
+    _tell(progress, "XC energy densities along a line")
+    mol = molecule.to_pyscf()
+    pts, x = bond_line(mol, i, j)
+    return {"x": x, "exc": point_values(mol, dm, pts, functionals).exc}
+
+
+def grid_integrals(molecule, dm, functionals, grid=None, *, store=None, progress=None) -> dict:
+    """For each of ``functionals``, on density ``dm`` and the molecular grid of ``grid`` (a
+    GridSpec; None: the DM21 reference grid): {"integral": its XC energy density summed with the
+    grid weights, "pyscf": PySCF's own E_xc of a classical functional on the same density and grid
+    (analytic exact exchange), None for DM21}, all in Hartree."""
+    from explorer.grids import GridSpec, build_grids
+    from explorer.scf import evaluate_xc
+
+    _tell(progress, "integrating the XC energy densities over the molecular grid")
+    mol = molecule.to_pyscf()
+    grids = build_grids(mol, grid or GridSpec())
+    return {
+        f: {
+            "integral": integrate_on_grid(energy_density_on_grid(mol, f, dm, grids), grids),
+            "pyscf": None if network.is_dm21(f) else float(evaluate_xc(molecule, f, dm, grids)[0]),
+        }
+        for f in functionals
+    }
+
+
+def xc_cubes(
+    molecule, dm, functionals, density: str, points: int = CUBE_POINTS, *, store=None, progress=None
+) -> dict:
+    """Cube files (text, bohr) of the XC energy density (Hartree/bohr^3) of each of ``functionals``
+    on density ``dm`` (``density`` names it in the files): {functional: text}."""
+    _tell(progress, "XC energy densities on a cube grid")
+    mol = molecule.to_pyscf()
+    cube = make_cube(mol, points)
+    values = point_values(mol, dm, cube.get_coords(), functionals)
+    comment = "{} XC energy density on {}'s density (Hartree/bohr^3)"
+    return {f: cube_text(cube, values.exc[f], comment.format(f, density)) for f in functionals}

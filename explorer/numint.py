@@ -27,14 +27,17 @@ from explorer import features, network
 from explorer.errors import ConvergenceError, InputError
 from explorer.grids import GridSpec, build_grids
 
-#: Memory for one block's exchange integrals (two omegas, nao^2 float64 per point), in bytes.
+#: Memory for one block's exchange integrals (two omegas), in bytes.
 BLOCK_INTEGRAL_BYTES = 256e6
+#: Largest block of grid points (small molecules): a few network batches per thread.
+MAX_POINTS_PER_BLOCK = 16384
 #: Environment variable with the engine's memory budget in MB (default DEFAULT_MEMORY_MB).
 MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
 DEFAULT_MEMORY_MB = 4000
 #: Share of the budget left for everything but the kept exchange integrals (one block's work
-#: arrays, the network's activations, PySCF's own arrays, the interpreter and TensorFlow).
-WORKING_MEMORY_MB = 1500
+#: arrays and integrals read back from the spill file, the network's activations, PySCF's own
+#: arrays, the interpreter and TensorFlow). With 1500 MB, benzene/cc-pVDZ peaked at 3998 of 4000 MB.
+WORKING_MEMORY_MB = 1700
 
 
 def memory_budget_mb() -> float:
@@ -121,7 +124,7 @@ class DM21NumInt(numint.NumInt):
         v_tau = np.zeros((2, nao, nao))
         start = 0
         for block, (ao, mask, weight, coords) in enumerate(
-            self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao))
+            self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao, packed=not self.exact))
         ):
             rho = [features.spin_densities(mol, ao, dm_a, mask)]
             rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
@@ -129,7 +132,7 @@ class DM21NumInt(numint.NumInt):
                 nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
             else:
                 nus = self.integral_cache.get(mol, grids, block, coords)
-            exx, fxx = _local_exchange(nus, ao[0], dm_a, dm_b, restricted)
+            exx, fxx = _local_exchange(nus, ao[0], dm_a, dm_b, restricted, packed=not self.exact)
             feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
             out = self.network.evaluate(feats, exact=self.exact)
             exc, grads = _finite_on_weighted_points(out, weight)
@@ -144,18 +147,19 @@ class DM21NumInt(numint.NumInt):
         return nelec, exc_total, (vmat[0] if restricted else vmat)
 
 
-def _local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool):
-    """Local HF exchange of both spins on one block: e_x as two (N, 2) arrays (one column per
-    omega) and the matching F intermediates, a list per spin of one (N, nao) array per omega.
-    Both spins share one pass over each omega's integrals."""
+def _local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool, packed: bool):
+    """Local HF exchange of both spins on one block: e_x as two (N, 2) arrays (one column per omega)
+    and F as one (n_omega, k, nao, N) array, k = 1 spin for ``restricted`` else 2. Both spins share
+    one pass over each omega's integrals, ``packed`` (the kept ones) or whole (the exact path)."""
     dms = np.array([dm_a] if restricted else [dm_a, dm_b])
-    pairs = [features.local_exchange(nu, ao_values, dms) for nu in nus]  # per omega: (N, k), (N, nao, k)
-    exx = [np.stack([e[:, s] for e, _ in pairs], axis=1) for s in range(len(dms))]
-    fxx = [[f[:, :, s] for _, f in pairs] for s in range(len(dms))]
-    if restricted:
-        exx.append(exx[0])
-        fxx.append(fxx[0])
-    return exx, fxx
+    if packed:
+        exx, fxx = features.packed_local_exchange(nus, ao_values, dms)
+    else:
+        pairs = [features.local_exchange(nu, ao_values, dms) for nu in nus]  # per omega: (N, k), (N, nao, k)
+        exx = np.stack([e for e, _ in pairs], axis=2)
+        fxx = np.stack([f.transpose(2, 1, 0) for _, f in pairs])
+    spins = [exx[:, s] for s in range(len(dms))]
+    return spins * 2 if restricted else spins, fxx
 
 
 def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half, v_tau) -> None:
@@ -172,21 +176,22 @@ def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half, v_tau)
     for s, (v_rho, g, v_tau_point, v_hfx) in enumerate(per_spin):
         u = ao[0] * (0.5 * weight * v_rho)[:, None]
         u += np.einsum("xgb,xg->gb", ao[1:4], g * weight)
-        for k, f in enumerate(fxx[s]):
-            u -= f * (0.5 * weight * v_hfx[:, k])[:, None]
-        v_half[s] += lib.dot(ao[0].T, u)
+        # The local-exchange term, -1/2 sum_omega v_hfx F_b, enters as (sum_omega c F) chi^T.
+        f_sum = sum(f[s] * (0.5 * weight * v_hfx[:, k]) for k, f in enumerate(fxx))
+        v_half[s] += lib.dot(ao[0].T, u) - lib.dot(f_sum, ao[0]).T
         wt = 0.5 * weight * v_tau_point
         for k in range(1, 4):
             v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
 
 
-def points_per_block(nao: int) -> int:
+def points_per_block(nao: int, packed: bool = True) -> int:
     """Grid points per block for ``nao`` basis functions: large blocks keep TensorFlow's per-call
-    overhead small; the exchange integrals of one block stay within BLOCK_INTEGRAL_BYTES. Always a
-    multiple of PySCF's screening block, and the same at every call (the integral cache is keyed
-    by block)."""
-    size = int(BLOCK_INTEGRAL_BYTES / (16 * nao * nao)) // numint.BLKSIZE * numint.BLKSIZE
-    return max(numint.BLKSIZE, min(64 * numint.BLKSIZE, size))
+    overhead small; the exchange integrals of one block (``packed`` float32 pairs, else whole float64
+    matrices) stay within BLOCK_INTEGRAL_BYTES. Always a multiple of PySCF's screening block, and the
+    same at every call (the integral cache is keyed by block)."""
+    per_point = 2 * (4 * nao * (nao + 1) / 2 if packed else 8 * nao * nao)
+    size = int(BLOCK_INTEGRAL_BYTES / per_point) // numint.BLKSIZE * numint.BLKSIZE
+    return max(numint.BLKSIZE, min(MAX_POINTS_PER_BLOCK // numint.BLKSIZE * numint.BLKSIZE, size))
 
 
 def _finite_on_weighted_points(out: network.NetworkOutput, weight: np.ndarray):

@@ -95,6 +95,7 @@ def _worker_env(threads: int, workers: int) -> dict:
             "OMP_NUM_THREADS",
             "MKL_NUM_THREADS",
             "OPENBLAS_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
             "TF_NUM_INTRAOP_THREADS",
         )
     }

@@ -15,7 +15,7 @@ from explorer.compare import (
 from explorer.dispersion import DM21_NOTE
 from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
-from pages.ui.jobs import cancel_button, follow
+from pages.ui.jobs import follow_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
@@ -80,40 +80,29 @@ if molecule is not None and functionals:
             }
 
 pending = st.session_state.get("cmp_jobs")
-if not cancel_button("cmp_jobs", "cmp_cancel"):
-    chart = st.empty()
+chart = st.empty()
+
+
+def _draw(event: dict) -> None:
     history = pending["history"]
-    with st.status("Running…", expanded=True) as status:
+    history.append(event)
+    current = [h for h in history if h["task"] == event["task"]]
+    chart.plotly_chart(scf_progress_figure(current, event["task"]), key=f"live{len(history)}")
 
-        def progress(event: dict) -> None:
-            if "cycle" in event:
-                history.append(event)
-                status.update(
-                    label=f"{event['task']} — {event['stage']}: iteration {event['cycle']}, "
-                    f"E = {event['energy']:.8f} Ha"
-                )
-                current = [h for h in history if h["task"] == event["task"]]
-                chart.plotly_chart(scf_progress_figure(current, event["task"]), key=f"live{len(history)}")
-            else:
-                status.write(f"{event['task']}: {event['stage']}")
 
-        try:
-            follow(pending["jobs"], progress)
-            outcomes = [tasks.result(job)[:2] for job in pending["jobs"]]
-            rows = assemble_rows(pending["molecule"], pending["requests"], outcomes, pending["options"][1])
-        except ExplorerError as err:
-            st.session_state.pop("cmp_jobs", None)
-            status.update(label="failed", state="error")
-            st.error(str(err))
-        else:
-            st.session_state.pop("cmp_jobs", None)
-            status.update(label="done", state="complete", expanded=False)
-            chart.empty()
-            st.session_state["cmp_last"] = {
-                "molecule": pending["molecule"],
-                "rows": rows,
-                "options": pending["options"],
-            }
+def _rows(batch: dict) -> list:
+    outcomes = [tasks.result(job)[:2] for job in batch["jobs"]]
+    return assemble_rows(batch["molecule"], batch["requests"], outcomes, batch["options"][1])
+
+
+rows = follow_jobs("cmp_jobs", "cmp_cancel", _rows, expanded=True, on_iteration=_draw)
+if rows is not None:
+    chart.empty()
+    st.session_state["cmp_last"] = {
+        "molecule": pending["molecule"],
+        "rows": rows,
+        "options": pending["options"],
+    }
 
 last = st.session_state.get("cmp_last")
 if last is not None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, units
+from explorer import ExplorerError, GridSpec, tasks, units
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.exports import table_csv, table_json
 from explorer.fractional import (
@@ -12,11 +12,13 @@ from explorer.fractional import (
     ionization_and_affinity,
     linearity,
     scan,
+    scan_geometries,
 )
 from explorer.plots import PALETTE, curves_figure
+from pages.ui.jobs import follow_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
-from pages.ui.resources import load_networks, results_store
+from pages.ui.resources import results_store
 
 page_setup()
 st.title("Fractional electrons")
@@ -118,53 +120,63 @@ def _values(text: str) -> list[float]:
 
 
 if run and functionals and (view == "Dissociation" or molecule is not None):
-    with st.status("Running…", expanded=False) as status:
-
-        def progress(event: dict) -> None:
-            if "cycle" in event:
-                status.update(
-                    label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
-                )
-
-        curves = {}
-        try:
-            load_networks(functionals)
-            for functional in functionals:
-                if view != "Dissociation":
-                    curve = fractional_charge if view == "Fractional charge" else fractional_spin
-                    curves[functional] = curve(
-                        molecule,
-                        functional,
-                        results_store(),
-                        points=points,
-                        grid=GridSpec(),
-                        progress=progress,
-                    )
-                else:
-                    curves[functional] = scan(
-                        template,
-                        _values(values_text),
-                        functional,
-                        results_store(),
-                        charge=int(charge),
-                        spin=int(spin),
-                        basis=scan_basis,
-                        kind=kind,
-                        grid=GridSpec(),
-                        progress=progress,
-                    )
-        except ExplorerError as err:
-            status.update(label="failed", state="error")
-            st.error(str(err))
-        else:
-            status.update(label="done", state="complete")
-            label = (
-                f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
-                if view == "Dissociation"
-                else f"{molecule.name or molecule.formula()} / {molecule.basis}"
+    try:
+        results_store()  # a broken or locked database is reported before anything runs
+        if view == "Dissociation":
+            values = _values(values_text)
+            # A bad template or basis is reported now, not after a trip through the queue.
+            first = scan_geometries(
+                template, values[:1], charge=int(charge), spin=int(spin), basis=scan_basis
             )
-            limit = DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None
-            st.session_state["fe_last"] = {"view": view, "curves": curves, "label": label, "limit": limit}
+            first[0].to_pyscf()
+            curve = scan
+            calls = [
+                {"template": template, "values": values, "functional": f, "charge": int(charge),
+                 "spin": int(spin), "basis": scan_basis, "kind": kind, "grid": GridSpec()}
+                for f in functionals
+            ]  # fmt: skip
+            label = f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
+        else:
+            curve = fractional_charge if view == "Fractional charge" else fractional_spin
+            calls = [
+                {"molecule": molecule, "functional": f, "points": points, "grid": GridSpec()}
+                for f in functionals
+            ]
+            label = f"{molecule.name or molecule.formula()} / {molecule.basis}"
+        # One task per functional's curve, not per point: every point starts from the converged
+        # density of its nearest computed neighbour (explorer.fractional), which keeps a curve on one
+        # electronic state and goes into the point's store key; points computed apart would follow
+        # other paths, and could land on other states, than the curve computed in order.
+        jobs = tasks.fan_out(curve, calls, labels=list(functionals))
+    except ExplorerError as err:
+        st.error(str(err))
+    else:
+        previous = st.session_state.get("fe_jobs")
+        st.session_state["fe_jobs"] = {
+            "jobs": jobs,
+            "functionals": list(functionals),
+            "view": view,
+            "label": label,
+            "limit": DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None,
+        }
+        if previous is not None:
+            # Replaced by this run, and cancelled only now that it is queued: a task both ask for is kept.
+            tasks.cancel(previous["jobs"])
+
+
+def _curves(batch: dict) -> dict:
+    return {f: tasks.result(job) for f, job in zip(batch["functionals"], batch["jobs"], strict=True)}
+
+
+pending = st.session_state.get("fe_jobs")
+curves = follow_jobs("fe_jobs", "fe_cancel", _curves)
+if curves is not None:
+    st.session_state["fe_last"] = {
+        "view": pending["view"],
+        "curves": curves,
+        "label": pending["label"],
+        "limit": pending["limit"],
+    }
 
 
 def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str = "Ha") -> list[dict]:

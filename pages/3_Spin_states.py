@@ -16,7 +16,7 @@ from explorer.spin_states import (
     reference_gap,
     spin_states,
 )
-from pages.ui.jobs import cancel_button, follow
+from pages.ui.jobs import follow_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
 from pages.ui.resources import results_store
@@ -127,34 +127,23 @@ if run and allowed:
             "broken_symmetry": broken,
         }
 
+
+def _states(batch: dict) -> dict:
+    results = {}
+    for call, job in zip(batch["calls"], batch["jobs"], strict=True):
+        results.setdefault(call["functional"], []).extend(tasks.result(job))
+    return results
+
+
 pending = st.session_state.get("ss_jobs")
-if not cancel_button("ss_jobs", "ss_cancel"):
-    with st.status("Running…", expanded=False) as status:
-
-        def progress(event: dict) -> None:
-            if "cycle" in event:
-                status.update(
-                    label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
-                )
-
-        try:
-            follow(pending["jobs"], progress)
-            results = {}
-            for call, job in zip(pending["calls"], pending["jobs"], strict=True):
-                results.setdefault(call["functional"], []).extend(tasks.result(job))
-        except ExplorerError as err:
-            st.session_state.pop("ss_jobs", None)
-            status.update(label="failed", state="error")
-            st.error(str(err))
-        else:
-            st.session_state.pop("ss_jobs", None)
-            status.update(label="done", state="complete")
-            st.session_state["ss_last"] = {
-                "label": pending["label"],
-                "preset": pending["preset"],
-                "states": results,
-                "broken_symmetry": pending["broken_symmetry"],
-            }
+states = follow_jobs("ss_jobs", "ss_cancel", _states)
+if states is not None:
+    st.session_state["ss_last"] = {
+        "label": pending["label"],
+        "preset": pending["preset"],
+        "states": states,
+        "broken_symmetry": pending["broken_symmetry"],
+    }
 
 
 def _gap_name(gap: dict) -> str:

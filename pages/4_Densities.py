@@ -5,14 +5,13 @@ import itertools
 import numpy as np
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, maps
+from explorer import ExplorerError, maps, tasks
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
-from explorer.grids import build_grids
 from explorer.plots import curves_figure, plane_maps_figure
-from explorer.scf import evaluate_xc, run_scf_reporting
+from pages.ui.jobs import follow_jobs, task_value
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
-from pages.ui.resources import load_networks, results_store
+from pages.ui.resources import results_store
 from pages.ui.viewer import show_volume
 
 page_setup()
@@ -51,42 +50,52 @@ left, right = st.columns(2)
 functional = left.selectbox("DM21 functional", DM21_FAMILY, **kept("dx_functional"))
 classical = right.selectbox("Classical functional", CLASSICAL, **kept("dx_classical"))
 
+#: Session-state keys of the views' tasks (pages.ui.jobs.task_value), one request each at a time.
+VIEW_TASKS = ("dx_task_cubes", "dx_task_plane", "dx_task_line", "dx_task_integrals", "dx_task_xc_cubes")
+
 if molecule is not None:
     allowed = size_guard(molecule, [functional, classical])
     if st.button("Run", type="primary", disabled=not allowed, key="dx_run"):
-        with st.status("Running…", expanded=False) as status:
+        try:
+            results_store()  # a broken or locked database is reported before anything runs
+            # Both SCFs are tasks on the shared cluster: sessions asking for the same one share it.
+            jobs = [tasks.submit_scf(molecule, f, label=f) for f in (functional, classical)]
+        except ExplorerError as err:
+            st.error(str(err))
+        else:
+            previous = st.session_state.get("dx_jobs")
+            st.session_state["dx_jobs"] = {
+                "jobs": jobs,
+                "molecule": molecule,
+                "functionals": (functional, classical),
+            }
+            if previous is not None:  # replaced; cancelled now that this run is queued (shared tasks stay)
+                tasks.cancel(previous["jobs"])
 
-            def progress(event: dict) -> None:
-                if "cycle" in event:
-                    status.update(
-                        label=f"{event['task']}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha"
-                    )
 
-            try:
-                load_networks([functional])
-                results = {
-                    f: run_scf_reporting(molecule, f, results_store(), f, progress)[0]
-                    for f in (functional, classical)
-                }
-            except ExplorerError as err:
-                status.update(label="failed", state="error")
-                st.error(str(err))
-            else:
-                bad = [f for f, r in results.items() if not r.converged]
-                status.update(label="done", state="error" if bad else "complete")
-                if bad:
-                    st.error(
-                        f"the SCF of {', '.join(bad)} did not converge: no maps of unconverged densities"
-                    )
-                else:
-                    st.session_state["dx_last"] = {
-                        "molecule": molecule,
-                        "functional": functional,
-                        "classical": classical,
-                        "dm": {f: np.asarray(r.dm) for f, r in results.items()},
-                        "e_xc": {f: r.e_xc for f, r in results.items()},
-                    }
-                    st.session_state.pop("dx_xc_cubes", None)
+def _converged(batch: dict) -> dict:
+    results = {f: tasks.result(job)[0] for f, job in zip(batch["functionals"], batch["jobs"], strict=True)}
+    bad = [f for f, r in results.items() if not r.converged]
+    if bad:
+        raise ExplorerError(f"the SCF of {', '.join(bad)} did not converge: no maps of unconverged densities")
+    return results
+
+
+pending = st.session_state.get("dx_jobs")
+results = follow_jobs("dx_jobs", "dx_cancel", _converged)
+if results is not None:
+    st.session_state["dx_last"] = {
+        "molecule": pending["molecule"],
+        "functional": pending["functionals"][0],
+        "classical": pending["functionals"][1],
+        "dm": {f: np.asarray(r.dm) for f, r in results.items()},
+        "e_xc": {f: r.e_xc for f, r in results.items()},
+    }
+    st.session_state.pop("dx_xc_cubes", None)
+    for key in VIEW_TASKS:  # views of the previous densities still computing are not wanted any more
+        old = st.session_state.pop(key, None)
+        if old is not None:
+            tasks.cancel(old["jobs"])
 
 
 def _atom_labels(molecule) -> list[str]:
@@ -100,90 +109,12 @@ def _pairs(molecule) -> list[tuple[int, int]]:
     return sorted(pairs, key=lambda p: np.linalg.norm(xyz[p[0]] - xyz[p[1]]))
 
 
-@st.cache_data(max_entries=8, show_spinner="Evaluating the densities on a cube grid…")
-def _density_cubes(molecule, dm_f, dm_c, functional: str, classical: str, points: int = maps.CUBE_POINTS):
-    mol = molecule.to_pyscf()
-    cube, rho_a, rho_b = maps.density_cube(mol, dm_f, points)
-    other_a, other_b = maps.density_on_points(mol, dm_c, cube.get_coords())
-    total, spin = rho_a + rho_b, rho_a - rho_b
-    difference = total - (other_a + other_b)
-    return {
-        "Total density": maps.cube_text(cube, total, f"{functional} electron density (electrons/bohr^3)"),
-        "Spin density": maps.cube_text(
-            cube, spin, f"{functional} spin density alpha-beta (electrons/bohr^3)"
-        ),
-        "Density difference": maps.cube_text(
-            cube, difference, f"{functional} minus {classical} density (electrons/bohr^3)"
-        ),
-        "integral": maps.cube_integral(cube, total),
-        "max": {
-            "Spin density": float(np.abs(spin).max()),
-            "Density difference": float(np.abs(difference).max()),
-        },
-        "points": points,
-        "spacing": float(np.max(np.diag(cube.box)) / (points - 1)),
-    }
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _density_line(molecule, dm_f, dm_c, i: int, j: int):
+    # Densities at 201 points take milliseconds: computed here, not queued behind other sessions' SCFs.
     mol = molecule.to_pyscf()
     pts, x = maps.bond_line(mol, i, j)
     return x, sum(maps.density_on_points(mol, dm_f, pts)), sum(maps.density_on_points(mol, dm_c, pts))
-
-
-@st.cache_data(max_entries=8, show_spinner="Evaluating XC energy densities on the plane…")
-def _plane_maps(molecule, dm, functional: str, classical: str, atoms):
-    mol = molecule.to_pyscf()
-    plane = maps.molecular_plane(mol) if atoms is None else maps.plane_through_atoms(mol, atoms)
-    values = maps.point_values(mol, dm, plane.points(), [functional, classical])
-    s, t, height = plane.project(mol.atom_coords())
-    near = np.abs(height) * maps.BOHR_ANGSTROM < 0.6
-    marks = [
-        {"symbol": label, "x": float(a * maps.BOHR_ANGSTROM), "y": float(b * maps.BOHR_ANGSTROM)}
-        for label, a, b, ok in zip(_atom_labels(molecule), s, t, near, strict=True)
-        if ok
-    ]
-    return {
-        "label": plane.label,
-        "s": plane.s_angstrom,
-        "t": plane.t_angstrom,
-        "atoms": marks,
-        "exc": {f: plane.grid(values.exc[f]) for f in (functional, classical)},
-        "enhancement": {f: plane.grid(values.enhancement(f)) for f in (functional, classical)},
-        "hfx": [plane.grid(values.hfx[:, k]) for k in range(2)],
-    }
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _xc_line(molecule, dm, functional: str, classical: str, i: int, j: int):
-    mol = molecule.to_pyscf()
-    pts, x = maps.bond_line(mol, i, j)
-    values = maps.point_values(mol, dm, pts, [functional, classical])
-    return x, values.exc[functional], values.exc[classical]
-
-
-@st.cache_data(max_entries=8, show_spinner="Integrating the energy densities over the molecular grid…")
-def _grid_integrals(molecule, dm, functional: str, classical: str):
-    mol = molecule.to_pyscf()
-    grids = build_grids(mol, GridSpec())
-    own = maps.integrate_on_grid(maps.energy_density_on_grid(mol, functional, dm, grids), grids)
-    other = maps.integrate_on_grid(maps.energy_density_on_grid(mol, classical, dm, grids), grids)
-    reference = evaluate_xc(molecule, classical, dm, grids)[0]
-    return own, other, reference
-
-
-@st.cache_data(max_entries=4, show_spinner="Evaluating XC energy densities on a cube grid…")
-def _xc_cubes(molecule, dm, functional: str, classical: str, points: int = maps.CUBE_POINTS):
-    mol = molecule.to_pyscf()
-    cube = maps.make_cube(mol, points)
-    values = maps.point_values(mol, dm, cube.get_coords(), [functional, classical])
-    return {
-        f: maps.cube_text(
-            cube, values.exc[f], f"{f} XC energy density on {functional}'s density (Hartree/bohr^3)"
-        )
-        for f in (functional, classical)
-    }
 
 
 def _line_figure(x, series: dict, y_title: str, bond: str, log: bool = False):
@@ -201,7 +132,20 @@ def _line_figure(x, series: dict, y_title: str, bond: str, log: bool = False):
 def _density_view(last: dict) -> None:
     molecule, f, c = last["molecule"], last["functional"], last["classical"]
     dm_f, dm_c = last["dm"][f], last["dm"][c]
-    cubes = _density_cubes(molecule, dm_f, dm_c, f, c)
+    computed = task_value(
+        "dx_task_cubes",
+        maps.density_cubes,
+        {"molecule": molecule, "dm": dm_f, "dm_other": dm_c, "name": f, "other": c},
+        "the density cubes",
+    )
+    if computed is None:
+        return
+    cubes = {
+        "Total density": computed["total"],
+        "Spin density": computed["spin"],
+        "Density difference": computed["difference"],
+        "max": {"Spin density": computed["max_spin"], "Density difference": computed["max_difference"]},
+    }
     left, right = st.columns([1, 2])
     with left:
         surface = st.radio(
@@ -226,9 +170,9 @@ def _density_view(last: dict) -> None:
                     "self-consistent density."
                 )
         st.caption(
-            f"Cube grid {cubes['points']}³, spacing ≤ {cubes['spacing']:.2f} bohr: the {f} density sums to "
-            f"{cubes['integral']:.3f} of {molecule.n_electrons} electrons (a Riemann sum, short of the count "
-            "mostly at the sharp core density; 80³ gets within about 0.05 for water)."
+            f"Cube grid {computed['points']}³, spacing ≤ {computed['spacing']:.2f} bohr: the {f} density "
+            f"sums to {computed['integral']:.3f} of {molecule.n_electrons} electrons (a Riemann sum, short "
+            "of the count mostly at the sharp core density; 80³ gets within about 0.05 for water)."
         )
     with right:
         if surface == "Spin density" and cubes["max"]["Spin density"] < 1e-8:
@@ -285,13 +229,13 @@ def _xc_view(last: dict) -> None:
             )
             for k, column in enumerate(columns)
         )
-    try:
-        data = _plane_maps(molecule, dm, f, c, atoms)
-    except ExplorerError as err:
-        st.error(str(err))
+    kwargs = {"molecule": molecule, "dm": dm, "functionals": [f, c]}
+    data = task_value("dx_task_plane", maps.plane_maps, {**kwargs, "atoms": atoms}, "the maps on the plane")
+    if data is None:
         return
     st.subheader(f"{data['label']}: {molecule.name or molecule.formula()} / {molecule.basis}, {f} density")
-    s, t, marks = data["s"], data["t"], data["atoms"]
+    s, t = data["s"], data["t"]
+    marks = [{"symbol": labels[a["index"]], "x": a["x"], "y": a["y"]} for a in data["atoms"]]
     log = st.toggle(
         "Logarithmic colour scale for e_xc and HF exchange (log10 of the magnitude; they are negative)",
         **kept("dx_log"),
@@ -320,12 +264,22 @@ def _xc_view(last: dict) -> None:
             key="dx_xc_bond",
         )
         bond = f"{labels[pair[0]]}–{labels[pair[1]]}"
-        x, e_f, e_c = _xc_line(molecule, dm, f, c, *pair)
-        st.plotly_chart(
-            _line_figure(x, {f: e_f, c: e_c, f"{f} − {c}": e_f - e_c}, "e_xc (Ha/bohr³)", bond),
-            key="dx_xc_line",
+        line = task_value(
+            "dx_task_line",
+            maps.line_energy_densities,
+            {**kwargs, "i": pair[0], "j": pair[1]},
+            f"the energy densities along {bond}",
         )
-    own, other, reference = _grid_integrals(molecule, dm, f, c)
+        if line is not None:
+            e_f, e_c = line["exc"][f], line["exc"][c]
+            st.plotly_chart(
+                _line_figure(line["x"], {f: e_f, c: e_c, f"{f} − {c}": e_f - e_c}, "e_xc (Ha/bohr³)", bond),
+                key="dx_xc_line",
+            )
+    integrals = task_value("dx_task_integrals", maps.grid_integrals, kwargs, "the integrals over the grid")
+    if integrals is None:
+        return
+    own, other, reference = integrals[f]["integral"], integrals[c]["integral"], integrals[c]["pyscf"]
     st.dataframe(
         [
             {
@@ -349,12 +303,13 @@ def _xc_view(last: dict) -> None:
         key="dx_integrals",
     )
     notes = [
-        f"All maps on {f}'s self-consistent density; axes s, t in Å in the plane (atoms within 0.6 Å of it "
-        "are marked). Energy densities in Hartree/bohr³, negative where exchange-correlation lowers the "
-        f"energy; E_xc = ∫ e_xc dr. {f}'s e_xc is its network's output per point. {c}'s is libxc's energy "
-        "per particle times ρ plus, for a hybrid, its exact-exchange fraction times the local HF exchange "
-        "(B3LYP: 0.20), so that it integrates to the full E_xc; its integral differs from PySCF's analytic "
-        "exact exchange only by the grid's quadrature error (about 1e-7 Ha).",
+        f"All maps on {f}'s self-consistent density; axes s, t in Å in the plane (atoms within "
+        f"{maps.NEAR_PLANE_ANGSTROM:g} Å of it are marked). Energy densities in Hartree/bohr³, negative "
+        f"where exchange-correlation lowers the energy; E_xc = ∫ e_xc dr. {f}'s e_xc is its network's "
+        f"output per point. {c}'s is libxc's energy per particle times ρ plus, for a hybrid, its "
+        "exact-exchange fraction times the local HF exchange (B3LYP: 0.20), so that it integrates to the "
+        "full E_xc; its integral differs from PySCF's analytic exact exchange only by the grid's quadrature "
+        "error (about 1e-7 Ha).",
         "Local HF exchange e_x(HF) (both spins, negative) with the 1/r kernel (ω = 0) and the long-range "
         "erf(0.4 r)/r kernel: the two inputs DM21 reads besides the density. Enhancement factor: e_xc over "
         "LDA (Slater) exchange −(3/4)(6/π)^(1/3)(ρα^(4/3)+ρβ^(4/3)); blank where ρ < "
@@ -369,7 +324,11 @@ def _xc_view(last: dict) -> None:
     if st.button("Prepare XC energy-density cube files", key="dx_xc_cubes_run"):
         st.session_state["dx_xc_cubes"] = True
     if st.session_state.get("dx_xc_cubes"):
-        cubes = _xc_cubes(molecule, dm, f, c)
+        cubes = task_value(
+            "dx_task_xc_cubes", maps.xc_cubes, {**kwargs, "density": f}, "the XC energy-density cubes"
+        )
+        if cubes is None:
+            return
         columns = st.columns(2)
         for column, name in zip(columns, (f, c), strict=True):
             column.download_button(

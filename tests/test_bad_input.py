@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -254,16 +255,42 @@ def _densities_h2_dm21() -> AppTest:
     return at
 
 
+@contextmanager
+def _on_workers(change, undo):
+    """Runs ``change`` on every worker of the task cluster, where the Densities page's SCFs run, and
+    ``undo`` afterwards. Both must be nested functions: cloudpickle sends those by value."""
+    from explorer import tasks
+
+    client = tasks.client()
+    client.run(change)
+    try:
+        yield
+    finally:
+        client.run(undo)
+
+
 def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resource):
     monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
-    real = network.Network.evaluate
 
-    def poisoned(self, features, exact=False):
-        out = real(self, features, exact)
-        return network.NetworkOutput(exc=out.exc * np.inf, grads=out.grads)
+    def poison():
+        from explorer import network as worker_network
 
-    monkeypatch.setattr(network.Network, "evaluate", poisoned)
-    at = _densities_h2_dm21()
+        real = worker_network.Network.evaluate
+
+        def poisoned(self, features, exact=False):
+            out = real(self, features, exact)
+            return worker_network.NetworkOutput(exc=out.exc * np.inf, grads=out.grads)
+
+        poisoned.real = real
+        worker_network.Network.evaluate = poisoned
+
+    def heal():
+        from explorer import network as worker_network
+
+        worker_network.Network.evaluate = worker_network.Network.evaluate.real
+
+    with _on_workers(poison, heal):
+        at = _densities_h2_dm21()
     _shows_error(at, "non-finite")
     assert not at.dataframe  # no curve, no numbers
 
@@ -273,15 +300,34 @@ def test_app_missing_weights(monkeypatch, tmp_path, fresh_store_resource):
     monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
     monkeypatch.setenv("DM21_CHECKPOINTS", str(tmp_path / "empty"))
     monkeypatch.setattr(network, "_networks", {})  # as in a fresh server process
-    from pages.ui.resources import loaded_network
-
-    loaded_network.clear()
     at = _page("app.py")
     assert not at.dataframe[0].value["found"].any()  # the home page's weights table says so
-    at = _densities_h2_dm21()
+    empty = str(tmp_path / "empty")
+
+    def hide():  # the workers, where the SCFs run, see no weights either
+        import os
+
+        from explorer import network as worker_network
+
+        worker_network.saved_for_test = (os.environ.get("DM21_CHECKPOINTS"), worker_network._networks)
+        os.environ["DM21_CHECKPOINTS"] = empty
+        worker_network._networks = {}
+
+    def restore():
+        import os
+
+        from explorer import network as worker_network
+
+        path, worker_network._networks = worker_network.saved_for_test
+        if path is None:
+            os.environ.pop("DM21_CHECKPOINTS", None)
+        else:
+            os.environ["DM21_CHECKPOINTS"] = path
+
+    with _on_workers(hide, restore):
+        at = _densities_h2_dm21()
     _shows_error(at, "not found")
     assert not at.dataframe
-    loaded_network.clear()
 
 
 def test_app_non_convergence_is_shown_as_not_converged(tmp_path):

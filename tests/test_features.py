@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from pyscf import lib, scf
+from pyscf import scf
 from pyscf.dft import numint
 
-from explorer import features
+from explorer import features, kernels
 from explorer.grids import GridSpec, build_grids
 
 
@@ -38,6 +38,15 @@ def test_spin_densities_have_five_rows_and_integrate(water_631g):
     assert grids.weights @ rho[4] == pytest.approx(np.sum(dm * mol.intor("int1e_kin")), rel=1e-5)
 
 
+def _unpacked(packed: np.ndarray, nao: int) -> np.ndarray:
+    """(N, nao, nao) from a packed (n_pairs, N) array of packed_exchange_integrals."""
+    b, d = kernels.lower_pairs(nao)
+    full = np.empty((nao, nao, packed.shape[1]), dtype=packed.dtype)
+    full[b, d] = packed
+    full[d, b] = packed
+    return full.transpose(2, 0, 1)
+
+
 def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
     mol = water_631g
     grids = build_grids(mol, GridSpec(level=1))
@@ -45,7 +54,9 @@ def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
     cache = features.ExchangeIntegralCache(max_bytes=10**9)
     first = cache.get(mol, grids, 0, coords)
     assert cache.get(mol, grids, 0, coords) is first
-    assert np.allclose(first[1], features.exchange_integrals(mol, coords, 0.4))
+    # Packed float32 pairs hold the whole matrices to float32 rounding (relative 6e-8).
+    whole = features.exchange_integrals(mol, coords, 0.4)
+    assert np.allclose(_unpacked(first[1], mol.nao_nr()), whole, rtol=1e-6, atol=1e-7)
     assert first[1].dtype == np.float32 and cache.bytes_in_memory == sum(nu.nbytes for nu in first)
     # Over budget: blocks go to a temporary file and come back bit for bit.
     tiny = features.ExchangeIntegralCache(max_bytes=1)
@@ -60,13 +71,33 @@ def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
     assert none.bytes_on_disk == 0
 
 
-def test_threaded_integrals_equal_serial_and_restore_omega(water_631g):
-    # The integrals are split across threads; the range-separation setting of the shared Mole must
-    # come back to 1/r afterwards (a race once left it at 0.4 and broke every later Coulomb matrix).
+def test_packed_integrals_in_chunks_match_whole_and_restore_omega(water_631g, monkeypatch):
+    # Computed a few points at a time into one buffer (a chunk of 7 points here, so the last chunk is
+    # partial); the Mole's range-separation setting must come back to 1/r afterwards (a race once
+    # left it at 0.4 and broke every later Coulomb matrix).
     mol = water_631g
+    nao = mol.nao_nr()
     coords = build_grids(mol, GridSpec(level=1)).coords[:300]
-    threaded = features.exchange_integrals(mol, coords, 0.4)
+    monkeypatch.setattr(features, "INTEGRAL_CHUNK_BYTES", 7 * 8 * nao * nao)
+    packed = features.packed_exchange_integrals(mol, coords, (0.0, 0.4))
     assert mol.omega == 0
-    with lib.with_omp_threads(1):
-        serial = features.exchange_integrals(mol, coords, 0.4)
-    assert np.array_equal(threaded, serial)
+    for nu, omega in zip(packed, (0.0, 0.4), strict=True):
+        whole = features.exchange_integrals(mol, coords, omega)
+        assert np.allclose(_unpacked(nu, nao), whole, rtol=1e-6, atol=1e-7)
+
+
+def test_packed_local_exchange_equals_whole(water_631g):
+    # The compiled contraction over packed pairs against numpy on whole matrices, two spin densities
+    # at once; both sum in float64, so they agree to the float32 storage of the integrals.
+    mol = water_631g
+    coords = build_grids(mol, GridSpec(level=1)).coords[:500]
+    ao = numint.eval_ao(mol, coords)
+    mf = scf.UHF(mol.copy().set(charge=1, spin=1).build()).run()
+    dms = mf.make_rdm1()
+    packed = features.packed_exchange_integrals(mol, coords, (0.0, 0.4))
+    exx, f = features.packed_local_exchange(packed, ao, dms)
+    for o, omega in enumerate((0.0, 0.4)):
+        nu = features.exchange_integrals(mol, coords, omega)
+        ref_e, ref_f = features.local_exchange(nu, ao, dms)
+        assert np.allclose(exx[:, :, o], ref_e, rtol=1e-6, atol=1e-9)
+        assert np.allclose(f[o], ref_f.transpose(2, 1, 0), rtol=1e-6, atol=1e-8)

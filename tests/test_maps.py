@@ -185,3 +185,63 @@ def test_volume_view_html_draws_one_or_two_isosurfaces(water):
     signed = volume_view_html(molecule, text, 0.05, signed=True, js_url="/static/3Dmol.js")
     assert '"isoval": -0.05' in signed and "http" not in signed.replace("http-equiv", "")
     assert html == volume_view_html(molecule, text, 0.05, js_url="/static/3Dmol.js")  # no time stamps
+
+
+# --- the Densities page's views (run there as tasks on the cluster) ------------------------------
+
+
+def test_density_cubes_view(water):
+    molecule, mol, result = water
+    same = maps.density_cubes(molecule, result.dm, result.dm, "DM21", "DM21")
+    assert same["max_difference"] == 0.0 and same["max_spin"] == 0.0  # closed shell, same density
+    # 40^3 cube, spacing 0.28 bohr: the Riemann sum falls short mostly at the O 1s cusp (measured 9.617).
+    assert same["integral"] == pytest.approx(10, abs=0.5) and same["spacing"] < 0.3
+    # Against 90% of the density: the difference is 10% of the total on every point (5 digits in a cube).
+    fewer = maps.density_cubes(molecule, result.dm, 0.9 * result.dm, "DM21", "scaled", points=12)
+    total, difference = (maps.read_cube(fewer[k])[2] for k in ("total", "difference"))
+    assert total.shape == (12, 12, 12) and np.allclose(difference, 0.1 * total, rtol=1e-3, atol=1e-9)
+    assert "DM21 minus scaled density" in fewer["difference"].splitlines()[0]
+
+
+def test_plane_maps_view(water):
+    molecule, mol, result = water
+    data = maps.plane_maps(molecule, result.dm, ["DM21", "B3LYP"], atoms=(0, 1, 2), points=30)
+    assert data["label"] == "plane through atoms O1, H2, H3"
+    assert data["exc"]["DM21"].shape == (30, 30) and len(data["s"]) == len(data["t"]) == 30
+    # All three atoms lie in the plane; their in-plane positions keep the library's r(OH) = 0.9578 A.
+    marks = {a["index"]: np.array([a["x"], a["y"]]) for a in data["atoms"]}
+    assert sorted(marks) == [0, 1, 2]
+    for h in (1, 2):
+        assert np.linalg.norm(marks[h] - marks[0]) == pytest.approx(0.9578, abs=1e-6)
+    # The map's row k is the plane's t[k]: the first atom (O, the plane's origin) sits at s = t = 0, and
+    # its pixel is the most negative of the DM21 map (the XC energy density peaks at the O nucleus).
+    row, column = np.unravel_index(np.argmin(data["exc"]["DM21"]), (30, 30))
+    assert (
+        abs(data["t"][row]) < data["t"][1] - data["t"][0]
+        and abs(data["s"][column]) < data["s"][1] - data["s"][0]
+    )
+    # A closed-shell determinant's exchange hole is non-negative, so the erf(0.4 r)/r kernel, smaller
+    # than 1/r, gives a local exchange no larger in size: 0 >= e_x(0.4) >= e_x(0) at every point.
+    assert (data["hfx"][1] <= 1e-15).all() and (data["hfx"][1] >= data["hfx"][0] - 1e-15).all()
+    with pytest.raises(InputError, match="different"):
+        maps.plane_maps(molecule, result.dm, ["DM21"], atoms=(0, 1, 1))
+
+
+def test_line_grid_and_cube_views(water):
+    molecule, mol, result = water
+    line = maps.line_energy_densities(molecule, result.dm, ["DM21", "B3LYP"], 0, 1)
+    assert line["x"][0] == pytest.approx(-1.0) and line["x"][-1] == pytest.approx(0.9578 + 1.0)
+    step = line["x"][1] - line["x"][0]
+    for values in line["exc"].values():  # most negative at the O nucleus (x = 0)
+        assert abs(line["x"][np.argmin(values)]) < step
+    integrals = maps.grid_integrals(molecule, result.dm, ["DM21", "B3LYP"])
+    # DM21: the SCF's own per-point values, so its E_xc to summation order; B3LYP: local exact
+    # exchange against PySCF's analytic K, the quadrature error (measured 7e-8 Ha).
+    assert integrals["DM21"]["integral"] == pytest.approx(result.e_xc, abs=1e-8)
+    assert integrals["DM21"]["pyscf"] is None
+    assert integrals["B3LYP"]["integral"] == pytest.approx(integrals["B3LYP"]["pyscf"], abs=1e-6)
+    cubes = maps.xc_cubes(molecule, result.dm, ["DM21", "B3LYP"], "DM21", points=10)
+    for f, text in cubes.items():
+        assert text.splitlines()[0].startswith(f"{f} XC energy density on DM21's density")
+        _, _, values = maps.read_cube(text)
+        assert values.shape == (10, 10, 10) and values.max() <= 1e-12

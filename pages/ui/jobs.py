@@ -7,37 +7,46 @@ progress and the queue, with a Cancel button next to them.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import streamlit as st
 
-from explorer import tasks
+from explorer import ExplorerError, tasks
 
 #: Seconds between looks at the jobs while they run.
 POLL_SECONDS = 0.3
+#: Finished view computations (task_value) kept for every session of this server.
+KEPT_VALUES = 12
 
 
-def cancel_button(state_key: str, button_key: str) -> bool:
-    """Draws a Cancel button while jobs are kept under ``state_key``; on a click cancels them, forgets
-    them and says so. True when there is nothing (left) to follow."""
+def cancel_button(state_key: str, button_key: str, slot) -> bool:
+    """Draws a Cancel button in ``slot`` (an st.empty(), emptied by the caller once the jobs are done)
+    while jobs are kept under ``state_key``; on a click cancels them, forgets them and says so in its
+    place. True when there is nothing (left) to follow."""
     pending = st.session_state.get(state_key)
     if pending is None:
         return True
-    if st.button(
+    if slot.button(
         "Cancel", key=button_key, help="Stops these calculations (running ones at their next iteration)"
     ):
         tasks.cancel(pending["jobs"])
         st.session_state.pop(state_key, None)
-        st.info("Cancelled.")
+        slot.info("Cancelled.")
         return True
     return False
 
 
-def follow(jobs: list[tasks.Job], on_event: Callable[[dict], None]) -> None:
+def follow(jobs: list[tasks.Job], on_event: Callable[[dict], None], queue_line=None) -> None:
     """Waits for ``jobs``, handing each progress message (run_scf's iteration dicts and outcome
-    messages, each with a "task" label) to ``on_event`` and showing the queue line under it."""
-    queue_line = st.empty()
+    messages, each with a "task" label) to ``on_event`` and showing the queue line in ``queue_line``
+    (an st.empty(); default: one made here)."""
+    if queue_line is None:
+        queue_line = st.empty()
     while True:
         for job in jobs:
             for event in tasks.drain(job):
@@ -47,3 +56,116 @@ def follow(jobs: list[tasks.Job], on_event: Callable[[dict], None]) -> None:
         queue_line.caption("Queue: " + tasks.describe(tasks.status(jobs)))
         time.sleep(POLL_SECONDS)
     queue_line.empty()
+
+
+def status_progress(status, on_iteration: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
+    """A progress function for follow(): every SCF iteration sets the label of ``status`` (an
+    st.status) to "task — stage: iteration n, E = ... Ha" and then goes to ``on_iteration``; every
+    other message (a point's or a job's outcome, waiting for another session) is written into it."""
+
+    def progress(event: dict) -> None:
+        if "cycle" in event:
+            task, stage = event["task"], event["stage"]
+            where = task if stage == task else f"{task} — {stage}"
+            status.update(label=f"{where}: iteration {event['cycle']}, E = {event['energy']:.8f} Ha")
+            if on_iteration is not None:
+                on_iteration(event)
+        else:
+            energy = event.get("energy")
+            status.write(
+                f"{event['task']}: {event['stage']}" + ("" if energy is None else f", E = {energy:.8f} Ha")
+            )
+
+    return progress
+
+
+def follow_jobs(
+    state_key: str,
+    button_key: str,
+    collect: Callable[[dict], object],
+    *,
+    label: str = "Running…",
+    expanded: bool = False,
+    on_iteration: Callable[[dict], None] | None = None,
+    transient: bool = False,
+):
+    """Follows the jobs kept under ``state_key`` (a dict with "jobs", put there by the Run button)
+    in an st.status headed ``label``, with the Cancel button and the queue line, then forgets them
+    (``transient``: the status goes too). Returns ``collect(the kept dict)``, which reads the jobs'
+    results, once all are done; None when nothing is kept, on Cancel, or on an ExplorerError
+    (shown as one line)."""
+    slot = st.empty()
+    if cancel_button(state_key, button_key, slot):
+        return None
+    pending = st.session_state[state_key]
+    box, queue_line = st.empty(), st.empty()  # the queue line under the status: collapsed, it hides it
+    with box.status(label, expanded=expanded) as status:
+        try:
+            follow(pending["jobs"], status_progress(status, on_iteration), queue_line)
+            value, failure = collect(pending), None
+        except ExplorerError as err:
+            value, failure = None, str(err)
+            status.update(label="failed", state="error")
+        else:
+            status.update(label="done", state="complete", expanded=False)
+    st.session_state.pop(state_key, None)
+    slot.empty()
+    if transient:
+        box.empty()
+    if failure is not None:
+        st.error(failure)
+    return value
+
+
+@st.cache_resource
+def _finished() -> tuple[threading.Lock, OrderedDict]:
+    """Values of finished view tasks, by request digest, oldest first, shared by all sessions."""
+    return threading.Lock(), OrderedDict()
+
+
+def _digest(function: Callable, kwargs: dict) -> str:
+    text = pickle.dumps((function.__module__, function.__qualname__, sorted(kwargs.items())), protocol=5)
+    return hashlib.sha256(text).hexdigest()
+
+
+def task_value(state_key: str, function: Callable, kwargs: dict, label: str):
+    """The value of ``function(store=..., progress=..., **kwargs)`` computed as a task on the
+    cluster (tasks.fan_out) and followed here (follow_jobs); None if it failed (the error shown) or
+    was cancelled (a button then offers to compute it again). The job is kept under ``state_key``
+    until done, so it survives reruns; asking for another request under the same key cancels the
+    old one. Finished values are kept for all sessions of this server: identical requests are
+    computed once, and reruns redraw at once."""
+    digest = _digest(function, kwargs)
+    lock, finished = _finished()
+    with lock:
+        if digest in finished:
+            finished.move_to_end(digest)
+            return finished[digest]
+    stopped = f"{state_key}_cancelled"
+    if st.session_state.get(stopped) == digest:
+        if not st.button(f"Compute {label}", key=f"{state_key}_again"):
+            return None
+        st.session_state.pop(stopped)
+    pending = st.session_state.get(state_key)
+    if pending is None or pending["digest"] != digest:
+        jobs = tasks.fan_out(function, [kwargs], labels=[label])
+        if pending is not None:
+            tasks.cancel(pending["jobs"])  # an older request under this key, not wanted any more
+        pending = st.session_state[state_key] = {"digest": digest, "jobs": jobs}
+    button_key = f"{state_key}_cancel"
+    value = follow_jobs(
+        state_key,
+        button_key,
+        lambda batch: tasks.result(batch["jobs"][0]),
+        label=f"Computing {label}…",
+        transient=True,
+    )
+    if value is None:
+        if st.session_state.get(button_key):  # cancelled in this run: not asked for again by itself
+            st.session_state[stopped] = digest
+        return None
+    with lock:
+        finished[digest] = value
+        while len(finished) > KEPT_VALUES:
+            finished.popitem(last=False)
+    return value

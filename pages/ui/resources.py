@@ -1,23 +1,11 @@
-"""Resources shared by every session of the app server: the loaded DM21 networks and the results store."""
+"""Resources shared by every session of the app server: the results store. (The DM21 networks are
+loaded in the task workers, where the calculations run: explorer.network keeps one per process.)"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer import ResultsStore, network
-
-
-@st.cache_resource(show_spinner="Loading the DM21 network…")
-def loaded_network(name: str):
-    """The DM21 network ``name``, loaded once per server process and shared by all sessions."""
-    return network.load_network(name)
-
-
-def load_networks(functionals: list[str]) -> None:
-    """Loads the networks of the DM21 functionals among ``functionals`` (with a spinner, once)."""
-    for name in functionals:
-        if network.is_dm21(name):
-            loaded_network(name)
+from explorer import ResultsStore
 
 
 @st.cache_resource
