@@ -20,6 +20,7 @@ import mmap
 import os
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from pyscf import lib
@@ -95,6 +96,15 @@ def packed_local_exchange(nus: list[np.ndarray], ao_values: np.ndarray, dms: np.
     return exx, f
 
 
+def _write_at(fd: int, arrays: list[np.ndarray], offsets: list[int]) -> None:
+    """Writes each array's bytes at its offset of the file ``fd`` (os.pwrite: no shared position)."""
+    for array, offset in zip(arrays, offsets, strict=True):
+        view = memoryview(array).cast("B")
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+
+
 def _use_threads() -> None:
     """Runs numba's parallel loops on as many threads as PySCF's OpenMP code (one in a 1-thread worker)."""
     import numba
@@ -142,7 +152,8 @@ class ExchangeIntegralCache:
     Blocks are held in memory up to ``max_bytes``; the rest go to a temporary file (unless
     ``spill`` is False, when they are recomputed at each use), mapped back block by block, so the
     process stays within its memory budget while the operating system's page cache keeps repeated
-    reads fast. Safe to share between threads.
+    reads fast. A background thread writes the file while the next block's integrals are computed
+    (one block in flight at most). Safe to share between threads.
     """
 
     def __init__(self, max_bytes: int, spill: bool = True):
@@ -150,14 +161,18 @@ class ExchangeIntegralCache:
         self.spill = spill
         self._lock = threading.Lock()
         self._owner = None
+        self._writer = None  # one thread, made on the first spill
+        self._pending = None  # the write in flight, if any
         self._reset()
 
     def _reset(self, owner=None) -> None:
+        self._finish_writing()
         self._owner = owner
         self._blocks: dict[int, list[np.ndarray]] = {}
         self._spilled: dict[int, list[tuple[int, tuple]]] = {}
         self._bytes = 0
         self._file = None  # closed (and deleted) when dropped
+        self._end = 0  # bytes of the file reserved so far
 
     def get(self, mol, grids, block: int, coords: np.ndarray) -> list[np.ndarray]:
         """The packed nu integrals at ``coords`` for every omega of HFX_OMEGAS, from the cache if held."""
@@ -168,6 +183,7 @@ class ExchangeIntegralCache:
             if block in self._blocks:
                 return self._blocks[block]
             if block in self._spilled:
+                self._finish_writing()
                 return [self._read(offset, shape) for offset, shape in self._spilled[block]]
         nus = packed_exchange_integrals(mol, coords, HFX_OMEGAS)
         size = sum(nu.nbytes for nu in nus)
@@ -178,7 +194,7 @@ class ExchangeIntegralCache:
                 self._blocks[block] = nus
                 self._bytes += size
             elif self.spill:
-                self._spilled[block] = [self._write(nu) for nu in nus]
+                self._spilled[block] = self._write(nus)
         return nus
 
     @property
@@ -191,19 +207,31 @@ class ExchangeIntegralCache:
         """Bytes of integrals written to the temporary file."""
         return sum(4 * int(np.prod(shape)) for parts in self._spilled.values() for _, shape in parts)
 
-    def _write(self, nu: np.ndarray) -> tuple[int, tuple]:
+    def _write(self, nus: list[np.ndarray]) -> list[tuple[int, tuple]]:
+        """Reserves room for ``nus`` in the file, each part at a mappable offset, and hands the
+        writing to the background thread once the previous write is done; returns (offset, shape)s."""
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="dm21-nu-")
-        end = self._file.seek(0, os.SEEK_END)
-        offset = -(-end // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY  # mappable start
-        self._file.seek(offset)
-        nu.tofile(self._file)
-        return offset, nu.shape
+        parts = []
+        for nu in nus:
+            offset = -(-self._end // mmap.ALLOCATIONGRANULARITY) * mmap.ALLOCATIONGRANULARITY
+            parts.append((offset, nu.shape))
+            self._end = offset + nu.nbytes
+        self._finish_writing()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dm21-spill")
+        self._pending = self._writer.submit(_write_at, self._file.fileno(), nus, [o for o, _ in parts])
+        return parts
+
+    def _finish_writing(self) -> None:
+        """Waits for the write in flight (raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _read(self, offset: int, shape: tuple) -> np.ndarray:
         # Mapped, not copied: the array reads the operating system's cached pages of the file, and
         # the mapping goes when the array does.
-        self._file.flush()
         size = int(np.prod(shape)) * 4
         mapped = mmap.mmap(self._file.fileno(), size, offset=offset, access=mmap.ACCESS_READ)
         return np.frombuffer(mapped, dtype=np.float32).reshape(shape)
