@@ -39,14 +39,14 @@ def spin_densities(mol, ao: np.ndarray, dm: np.ndarray, mask) -> np.ndarray:
     return numint.eval_rho(mol, ao, dm, mask, xctype="MGGA", hermi=1, with_lapl=False)
 
 
-def exchange_integrals(mol, coords: np.ndarray, omega: float, dtype=np.float64) -> np.ndarray:
+def exchange_integrals(mol, coords: np.ndarray, omega: float) -> np.ndarray:
     """nu_bd(r) for each point r of ``coords`` (N, 3) in bohr: an (N, nao, nao) array, 1/bohr.
 
     omega = 0 is the Coulomb kernel 1/r; omega > 0 the long-range kernel erf(omega r)/r. The whole
     matrix, for the reference evaluation and for maps; SCF runs keep them packed (packed_exchange_integrals).
     """
     with mol.with_range_coulomb(omega):
-        return np.asarray(mol.intor("int1e_grids", hermi=1, grids=coords), dtype=dtype)
+        return mol.intor("int1e_grids", hermi=1, grids=coords)
 
 
 #: Bytes of the float64 scratch buffer libcint writes one chunk of points into (packed_exchange_integrals).
