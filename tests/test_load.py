@@ -36,6 +36,17 @@ def two_workers(tmp_path_factory):
             os.environ[k] = v
 
 
+def _one_task_per_worker(cluster, function, calls: list[dict], labels: list[str]) -> list:
+    """Runs ``function(**call)`` for each call as a task (tasks.fan_out), checks that the tasks ran on
+    two different workers, and returns their results in order."""
+    jobs = tasks.fan_out(function, calls, labels=labels)
+    while not all(j.done() for j in jobs):
+        time.sleep(0.2)
+    holders = cluster.who_has([j.future for j in jobs])
+    assert len({w for ws in holders.values() for w in ws}) == 2  # one task on each worker
+    return [tasks.result(j) for j in jobs]
+
+
 def test_scan_fans_out_on_two_workers(two_workers, tmp_path):
     """H2+ curves of two functionals as two tasks on two workers give the numbers of the same scans
     run one after the other in this process (same code and inputs; 1e-8 Ha allows for the workers'
@@ -46,12 +57,7 @@ def test_scan_fans_out_on_two_workers(two_workers, tmp_path):
          "grid": GridSpec(level=1)}
         for f in ("B3LYP", "PBE")
     ]  # fmt: skip
-    jobs = tasks.fan_out(fractional.scan, calls, labels=["B3LYP", "PBE"])
-    while not all(j.done() for j in jobs):
-        time.sleep(0.2)
-    holders = two_workers.who_has([j.future for j in jobs])
-    assert len({w for ws in holders.values() for w in ws}) == 2  # one curve on each worker
-    curves = [tasks.result(j) for j in jobs]
+    curves = _one_task_per_worker(two_workers, fractional.scan, calls, ["B3LYP", "PBE"])
     local = ResultsStore(tmp_path / "local.sqlite3")
     for call, curve in zip(calls, curves, strict=True):
         kwargs = {k: v for k, v in call.items()}
@@ -73,12 +79,7 @@ def test_fractional_curves_fan_out_on_two_workers(two_workers, tmp_path):
     calls = [
         {"molecule": h, "functional": f, "points": 5, "grid": GridSpec(level=1)} for f in ("B3LYP", "DM21")
     ]
-    jobs = tasks.fan_out(fractional.fractional_charge, calls, labels=["B3LYP", "DM21"])
-    while not all(j.done() for j in jobs):
-        time.sleep(0.2)
-    holders = two_workers.who_has([j.future for j in jobs])
-    assert len({w for ws in holders.values() for w in ws}) == 2  # one curve on each worker
-    curves = [tasks.result(j) for j in jobs]
+    curves = _one_task_per_worker(two_workers, fractional.fractional_charge, calls, ["B3LYP", "DM21"])
     local = ResultsStore(tmp_path / "local.sqlite3")
     for call, curve in zip(calls, curves, strict=True):
         expected = fractional.fractional_charge(store=local, **call)
