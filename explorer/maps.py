@@ -155,8 +155,8 @@ def point_values(mol, dm: np.ndarray, coords: np.ndarray, functionals=()) -> Poi
     for start, stop in _blocks(mol, n, len(omegas)):
         pts = coords[start:stop]
         ao = numint.eval_ao(mol, pts, deriv=1)
-        ra = features.spin_densities(mol, ao, dm_a, None)
-        rb = ra if restricted else features.spin_densities(mol, ao, dm_b, None)
+        ra = features.spin_densities(ao, dm_a)
+        rb = ra if restricted else features.spin_densities(ao, dm_b)
         ex_a, ex_b = [], []
         for omega in omegas:
             nu = features.exchange_integrals(mol, pts, omega)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from pyscf import dft, lib
+from pyscf import dft
 from pyscf.dft import numint
 
 from explorer import features, network
@@ -122,18 +122,19 @@ class DM21NumInt(numint.NumInt):
         nelec = np.zeros(2)
         exc_total = 0.0
         v_half = np.zeros((2, nao, nao))
-        v_tau = np.zeros((2, nao, nao))
         start = 0
-        for block, (ao, mask, weight, coords) in enumerate(
+        for block, (ao, _, weight, coords) in enumerate(
             self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao, packed=not self.exact))
         ):
-            rho = [features.spin_densities(mol, ao, dm_a, mask)]
-            rho.append(rho[0] if restricted else features.spin_densities(mol, ao, dm_b, mask))
+            terms = [features.density_terms(ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
+            rho = [t[0] for t in terms] * (2 if restricted else 1)
             if self.exact:
                 nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
+                exx, fxx = _whole_local_exchange(nus, ao[0], dm_a, dm_b, restricted)
             else:
                 nus = self.integral_cache.get(mol, grids, block, coords)
-            exx, fxx = _local_exchange(nus, ao[0], dm_a, dm_b, restricted, packed=not self.exact)
+                exx, fxx = features.packed_local_exchange(nus, np.stack([t[1] for t in terms]))
+                exx = [exx[:, s] for s in range(len(terms))] * (2 if restricted else 1)
             feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
             out = self.network.evaluate(feats, exact=self.exact)
             exc, grads = _finite_on_weighted_points(out, weight)
@@ -143,29 +144,30 @@ class DM21NumInt(numint.NumInt):
             if energy_density_out is not None:
                 energy_density_out[start : start + len(weight)] = exc
             start += len(weight)
-            _add_potential(ao, weight, rho, grads, fxx, restricted, v_half, v_tau)
-        vmat = v_half + v_half.transpose(0, 2, 1) + v_tau
+            _add_potential(ao, weight, rho, grads, fxx, restricted, v_half)
+        # Scratch buffers are only needed while integrals are first computed (and would count
+        # against PySCF's in-core test for its ERIs, which follows).
+        self.integral_cache.release_scratch()
+        vmat = v_half + v_half.transpose(0, 2, 1)
         return nelec, exc_total, (vmat[0] if restricted else vmat)
 
 
-def _local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool, packed: bool):
-    """Local HF exchange of both spins on one block: e_x as two (N, 2) arrays (one column per omega)
-    and F as one (n_omega, k, nao, N) array, k = 1 spin for ``restricted`` else 2. Both spins share
-    one pass over each omega's integrals, ``packed`` (the kept ones) or whole (the exact path)."""
+def _whole_local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool):
+    """Local HF exchange of both spins from whole integral matrices (the exact path): e_x as two
+    (N, 2) arrays (one column per omega) and F as one (n_omega, k, nao, N) array, k = 1 spin for
+    ``restricted`` else 2."""
     dms = np.array([dm_a] if restricted else [dm_a, dm_b])
-    if packed:
-        exx, fxx = features.packed_local_exchange(nus, ao_values, dms)
-    else:
-        pairs = [features.local_exchange(nu, ao_values, dms) for nu in nus]  # per omega: (N, k), (N, nao, k)
-        exx = np.stack([e for e, _ in pairs], axis=2)
-        fxx = np.stack([f.transpose(2, 1, 0) for _, f in pairs])
+    pairs = [features.local_exchange(nu, ao_values, dms) for nu in nus]  # per omega: (N, k), (N, nao, k)
+    exx = np.stack([e for e, _ in pairs], axis=2)
+    fxx = np.stack([f.transpose(2, 1, 0) for _, f in pairs])
     spins = [exx[:, s] for s in range(len(dms))]
     return spins * 2 if restricted else spins, fxx
 
 
-def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half, v_tau) -> None:
-    """Adds one block's share of dE_xc/dD to ``v_half`` (to be symmetrised) and ``v_tau``, per
-    spin (index 0 only when ``restricted``); formulas in the module docstring."""
+def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half) -> None:
+    """Adds one block's share of dE_xc/dD to ``v_half``, per spin (index 0 only when ``restricted``):
+    the M + 1/2 T of V = (M + 1/2 T) + (M + 1/2 T)^T (module docstring; T, the tau term, is symmetric),
+    summed as sum_k grad_k chi^T b_k in one batched product."""
     grad_total = rho[0][1:4] + rho[1][1:4]
     per_spin = []
     for s, tag in enumerate("ab"):
@@ -174,15 +176,14 @@ def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half, v_tau)
     if restricted:
         # dE/dD for D_a = D_b = D/2 is the mean of the two spin derivatives (F is the same).
         per_spin = [tuple((x + y) / 2 for x, y in zip(*per_spin, strict=True))]
-    for s, (v_rho, g, v_tau_point, v_hfx) in enumerate(per_spin):
-        u = ao[0] * (0.5 * weight * v_rho)[:, None]
-        u += np.einsum("xgb,xg->gb", ao[1:4], g * weight)
-        # The local-exchange term, -1/2 sum_omega v_hfx F_b, enters as (sum_omega c F) chi^T.
-        f_sum = sum(f[s] * (0.5 * weight * v_hfx[:, k]) for k, f in enumerate(fxx))
-        v_half[s] += lib.dot(ao[0].T, u) - lib.dot(f_sum, ao[0]).T
-        wt = 0.5 * weight * v_tau_point
-        for k in range(1, 4):
-            v_tau[s] += lib.dot(ao[k].T, ao[k] * wt[:, None])
+    ao_t = ao.transpose(0, 2, 1)  # (4, nao, N), contiguous
+    for s, (v_rho, g, v_tau, v_hfx) in enumerate(per_spin):
+        b = ao_t * (0.25 * weight * v_tau)  # rows 1-3: 1/2 T's factors
+        # Row 0: u^T of the module docstring, the local-exchange term -1/2 sum_omega v_hfx F included.
+        b[0] = ao_t[0] * (0.5 * weight * v_rho) + np.einsum("xbg,xg->bg", ao_t[1:4], g * weight)
+        for k, f in enumerate(fxx):
+            b[0] -= f[s] * (0.5 * weight * v_hfx[:, k])
+        v_half[s] += np.matmul(ao_t, b.transpose(0, 2, 1)).sum(axis=0)
 
 
 def points_per_block(nao: int, packed: bool = True) -> int:

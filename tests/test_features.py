@@ -31,8 +31,11 @@ def test_spin_densities_have_five_rows_and_integrate(water_631g):
     dm = scf.RHF(mol).run().make_rdm1() / 2
     grids = build_grids(mol, GridSpec(level=3))
     ao = numint.eval_ao(mol, grids.coords, deriv=1)
-    rho = features.spin_densities(mol, ao, dm, None)
-    assert rho.shape == (5, grids.weights.size)  # rho, grad x/y/z, tau: no Laplacian row
+    rho = features.spin_densities(ao, dm)
+    assert rho.shape == (5, grids.weights.size)  # rho, grad x/y/z, tau
+    # The same rows as PySCF's eval_rho (with_lapl=False: else PySCF 2.14 adds a Laplacian row).
+    reference = numint.eval_rho(mol, ao, dm, xctype="MGGA", hermi=1, with_lapl=False)
+    assert np.allclose(rho, reference, rtol=1e-12, atol=1e-14)
     assert grids.weights @ rho[0] == pytest.approx(5.0, abs=1e-4)
     # Kinetic energy: sum_r w tau_a = 1/2 tr(D_a T) with T the kinetic-energy matrix.
     assert grids.weights @ rho[4] == pytest.approx(np.sum(dm * mol.intor("int1e_kin")), rel=1e-5)
@@ -60,7 +63,10 @@ def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
     assert first[1].dtype == np.float32 and cache.bytes_in_memory == sum(nu.nbytes for nu in first)
     # Over budget: blocks go to a temporary file and come back bit for bit.
     tiny = features.ExchangeIntegralCache(max_bytes=1)
-    spilled = [tiny.get(mol, grids, b, grids.coords[64 * b : 64 * (b + 1)]) for b in range(3)]
+    # (Copies: a spilled block's first arrays are scratch, reused two spilled blocks later.)
+    spilled = [
+        [nu.copy() for nu in tiny.get(mol, grids, b, grids.coords[64 * b : 64 * (b + 1)])] for b in range(3)
+    ]
     assert tiny.bytes_in_memory == 0 and tiny.bytes_on_disk == sum(nu.nbytes for s in spilled for nu in s)
     for b, nus in enumerate(spilled):
         again = tiny.get(mol, grids, b, grids.coords[64 * b : 64 * (b + 1)])
@@ -95,7 +101,8 @@ def test_packed_local_exchange_equals_whole(water_631g):
     mf = scf.UHF(mol.copy().set(charge=1, spin=1).build()).run()
     dms = mf.make_rdm1()
     packed = features.packed_exchange_integrals(mol, coords, (0.0, 0.4))
-    exx, f = features.packed_local_exchange(packed, ao, dms)
+    e = np.stack([dm @ ao.T for dm in dms])  # E = D chi (density_terms)
+    exx, f = features.packed_local_exchange(packed, e)
     for o, omega in enumerate((0.0, 0.4)):
         nu = features.exchange_integrals(mol, coords, omega)
         ref_e, ref_f = features.local_exchange(nu, ao, dms)
