@@ -40,8 +40,8 @@ FEATURE_NAMES = (
 #: Range-separation parameters of the local Hartree-Fock features, in 1/bohr, in column order.
 HFX_OMEGAS = (0.0, 0.4)
 #: Most points per batch: small enough that the (N, 256) activations stay in cache (fast path, 2
-#: cores, 30,000 points: 0.26 s at 1024, 0.32 s at 2048, 0.33 s at 512).
-POINTS_PER_BATCH = 1024
+#: cores, 30,000 points in two calls: 0.25 s at 384 to 1024, 0.27 s at 256, 0.32 s at 2048).
+POINTS_PER_BATCH = 512
 
 _networks: dict[str, Network] = {}
 _lock = threading.Lock()
@@ -116,8 +116,10 @@ class Network:
             self._model = tf.saved_model.load(str(self.path), tags=[])
         self._exact = _autodiff_function(tf, self._model.signatures["default"])
         self._fast = fast_network.Layers(_layer_parameters(self._model), RESIDUAL_BLOCK_NAMES)
-        # Batches run side by side on Python threads, so each BLAS call must stay on one thread.
+        # Batches run side by side on Python threads, so each BLAS call must stay on one thread. The
+        # threads are kept: new ones per call cost ~10 ms each time (BLAS's per-thread set-up).
         self._blas = ThreadpoolController()
+        self._pool = ThreadPoolExecutor(evaluation_threads(), thread_name_prefix=f"{name}-batches")
         self.fast_path = _paths_agree(self._fast, self._exact)
 
     def evaluate(self, features: dict[str, np.ndarray], exact: bool = False) -> NetworkOutput:
@@ -130,10 +132,12 @@ class Network:
         """
         function = self._exact if exact or not self.fast_path else self._fast
         with self._blas.limit(limits=1, user_api="blas"):
-            return _evaluate_in_batches(function, features)
+            return _evaluate_in_batches(function, features, self._pool)
 
 
-def _evaluate_in_batches(function, features: dict[str, np.ndarray]) -> NetworkOutput:
+def _evaluate_in_batches(function, features: dict[str, np.ndarray], pool=None) -> NetworkOutput:
+    """``function`` on batches of the points of ``features``, side by side on the threads of ``pool``
+    (default: new ones)."""
     n = len(features["rho_a"])
     exc = np.empty(n)
     grads = {k: np.empty((n, 2) if k.startswith("hfx") else n) for k in FEATURE_NAMES}
@@ -160,9 +164,11 @@ def _evaluate_in_batches(function, features: dict[str, np.ndarray]) -> NetworkOu
     if threads <= 1 or len(starts) <= 1:
         for start in starts:
             run(start)
+    elif pool is not None:
+        list(pool.map(run, starts))
     else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, starts))
+        with ThreadPoolExecutor(threads) as own:
+            list(own.map(run, starts))
     return NetworkOutput(exc=exc, grads=grads)
 
 

@@ -18,6 +18,8 @@ of the two spin potentials.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from pyscf import dft
@@ -123,10 +125,13 @@ class DM21NumInt(numint.NumInt):
         exc_total = 0.0
         v_half = np.zeros((2, nao, nao))
         start = 0
-        for block, (ao, _, weight, coords) in enumerate(
-            self.block_loop(mol, grids, nao, deriv=1, blksize=points_per_block(nao, packed=not self.exact))
-        ):
-            terms = [features.density_terms(ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
+        size = points_per_block(nao, packed=not self.exact)
+        blocks = self.block_loop(mol, grids, nao, deriv=1, blksize=size)
+        # BLAS runs on one thread in SCF runs (scf.run_scf), so the products over points are split
+        # between threads here instead.
+        pool = ThreadPoolExecutor(network.evaluation_threads())
+        for block, (ao, _, weight, coords) in enumerate(blocks):
+            terms = [_density_terms(pool, ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
             rho = [t[0] for t in terms] * (2 if restricted else 1)
             if self.exact:
                 nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
@@ -144,7 +149,8 @@ class DM21NumInt(numint.NumInt):
             if energy_density_out is not None:
                 energy_density_out[start : start + len(weight)] = exc
             start += len(weight)
-            _add_potential(ao, weight, rho, grads, fxx, restricted, v_half)
+            _add_potential(pool, ao, weight, rho, grads, fxx, restricted, v_half)
+        pool.shutdown()
         # Scratch buffers are only needed while integrals are first computed (and would count
         # against PySCF's in-core test for its ERIs, which follows).
         self.integral_cache.release_scratch()
@@ -164,10 +170,28 @@ def _whole_local_exchange(nus, ao_values, dm_a, dm_b, restricted: bool):
     return spins * 2 if restricted else spins, fxx
 
 
-def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half) -> None:
+def _point_slices(n: int) -> list[slice]:
+    """range(n) cut into one slice per evaluation thread."""
+    edges = np.linspace(0, n, network.evaluation_threads() + 1).astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _density_terms(pool: ThreadPoolExecutor, ao: np.ndarray, dm: np.ndarray):
+    """features.density_terms on one block, its points split between the threads of ``pool``."""
+    n = ao.shape[1]
+    rho, e = np.empty((5, n)), np.empty((ao.shape[2], n))
+
+    def part(points: slice) -> None:
+        rho[:, points], e[:, points] = features.density_terms(ao[:, points], dm)
+
+    list(pool.map(part, _point_slices(n)))
+    return rho, e
+
+
+def _add_potential(pool: ThreadPoolExecutor, ao, weight, rho, grads, fxx, restricted: bool, v_half) -> None:
     """Adds one block's share of dE_xc/dD to ``v_half``, per spin (index 0 only when ``restricted``):
     the M + 1/2 T of V = (M + 1/2 T) + (M + 1/2 T)^T (module docstring; T, the tau term, is symmetric),
-    summed as sum_k grad_k chi^T b_k in one batched product."""
+    its points split between the threads of ``pool``."""
     grad_total = rho[0][1:4] + rho[1][1:4]
     per_spin = []
     for s, tag in enumerate("ab"):
@@ -177,13 +201,24 @@ def _add_potential(ao, weight, rho, grads, fxx, restricted: bool, v_half) -> Non
         # dE/dD for D_a = D_b = D/2 is the mean of the two spin derivatives (F is the same).
         per_spin = [tuple((x + y) / 2 for x, y in zip(*per_spin, strict=True))]
     ao_t = ao.transpose(0, 2, 1)  # (4, nao, N), contiguous
+    slices = _point_slices(len(weight))
     for s, (v_rho, g, v_tau, v_hfx) in enumerate(per_spin):
-        b = ao_t * (0.25 * weight * v_tau)  # rows 1-3: 1/2 T's factors
-        # Row 0: u^T of the module docstring, the local-exchange term -1/2 sum_omega v_hfx F included.
-        b[0] = ao_t[0] * (0.5 * weight * v_rho) + np.einsum("xbg,xg->bg", ao_t[1:4], g * weight)
-        for k, f in enumerate(fxx):
-            b[0] -= f[s] * (0.5 * weight * v_hfx[:, k])
-        v_half[s] += np.matmul(ao_t, b.transpose(0, 2, 1)).sum(axis=0)
+        # Weighted derivatives: rows 0-3 (v_rho, g) make u (module docstring), rows 4-6 1/2 T's factor.
+        factors = weight * np.vstack([0.5 * v_rho, g, 0.25 * v_tau[None].repeat(3, axis=0)])
+        f_terms = [(f[s], 0.5 * weight * v_hfx[:, k]) for k, f in enumerate(fxx)]
+        shares = pool.map(partial(_potential_share, ao_t, factors, f_terms), slices)
+        v_half[s] += sum(shares)
+
+
+def _potential_share(ao_t: np.ndarray, factors: np.ndarray, f_terms, p: slice) -> np.ndarray:
+    """sum_k grad_k chi^T b_k over the points ``p``: b_0 = u^T (module docstring) from the weighted
+    derivatives ``factors`` rows 0-3 and the local-exchange terms (F, 1/2 w v_hfx), b_k = factors[3 + k]
+    grad_k chi for the tau term."""
+    b = ao_t[:, :, p] * np.vstack([factors[0:1, p], factors[4:7, p]])[:, None, :]
+    b[0] += np.einsum("xbg,xg->bg", ao_t[1:4, :, p], factors[1:4, p])
+    for f, c in f_terms:
+        b[0] -= f[:, p] * c[p]
+    return np.matmul(ao_t[:, :, p], b.transpose(0, 2, 1)).sum(axis=0)
 
 
 def points_per_block(nao: int, packed: bool = True) -> int:
