@@ -101,23 +101,37 @@ class ResultsStore:
         self.path = Path(path) if path is not None else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = self._connect()
-            try:
-                db.isolation_level = None  # explicit transactions below
-                db.execute("PRAGMA journal_mode=WAL")
-                # One write transaction for creation and migration, so two processes opening a new
-                # database at once cannot both add the same column.
-                db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA:
-                    db.execute(statement)
-                columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
-                if "name" not in columns:  # databases written before names were kept
-                    db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
-                db.execute("COMMIT")
-            finally:
-                db.close()
+            # Switching a new or old database to WAL while another connection is between its read
+            # and write locks fails at once instead of waiting (SQLite's deadlock rule; seen with 8
+            # threads opening an old database), so that case is retried until the usual timeout.
+            deadline = time.monotonic() + db_timeout()
+            while True:
+                try:
+                    self._create_or_migrate()
+                    break
+                except sqlite3.OperationalError as err:
+                    if "locked" not in str(err) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         except (sqlite3.DatabaseError, OSError) as err:
             raise _database_error(self.path, err) from None
+
+    def _create_or_migrate(self) -> None:
+        db = self._connect()
+        try:
+            db.isolation_level = None  # explicit transactions below
+            db.execute("PRAGMA journal_mode=WAL")
+            # One write transaction for creation and migration, so two processes opening a new
+            # database at once cannot both add the same column.
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+            if "name" not in columns:  # databases written before names were kept
+                db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=db_timeout())
