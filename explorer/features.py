@@ -62,6 +62,10 @@ def exchange_integrals(mol, coords: np.ndarray, omega: float) -> np.ndarray:
 
 #: Bytes of the float64 scratch buffer libcint writes one chunk of points into (packed_exchange_integrals).
 INTEGRAL_CHUNK_BYTES = 64e6
+#: libcint skips pairs of primitive Gaussians whose product prefactor is below this (its default is
+#: e^-60): the kept integrals change by < 1e-14 of the largest, far below their float32 storage, and
+#: cost 15-17% less (benzene and water, cc-pVDZ).
+INTEGRAL_SCREEN = 1e-13
 
 
 def packed_exchange_integrals(mol, coords: np.ndarray, omegas, out=None) -> list[np.ndarray]:
@@ -84,7 +88,7 @@ def packed_exchange_integrals(mol, coords: np.ndarray, omegas, out=None) -> list
         out = [np.empty((pair_b.size, n), dtype=np.float32) for _ in omegas]
     _use_threads()
     for packed, omega in zip(out, omegas, strict=True):
-        with mol.with_range_coulomb(omega):
+        with mol.with_range_coulomb(omega), mol.with_integral_screen(INTEGRAL_SCREEN):
             for start in range(0, n, chunk):
                 full = mol.intor("int1e_grids", hermi=1, grids=coords[start : start + chunk], out=buffer)
                 kernels.pack_pairs(full, pair_b, pair_d, packed, start)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from pyscf import scf
+from pyscf import gto, scf
 from pyscf.dft import numint
 
 from explorer import features, kernels
@@ -80,13 +80,15 @@ def test_exchange_integral_cache_reuses_blocks_within_budget(water_631g):
 def test_packed_integrals_in_chunks_match_whole_and_restore_omega(water_631g, monkeypatch):
     # Computed a few points at a time into one buffer (a chunk of 7 points here, so the last chunk is
     # partial); the Mole's range-separation setting must come back to 1/r afterwards (a race once
-    # left it at 0.4 and broke every later Coulomb matrix).
+    # left it at 0.4 and broke every later Coulomb matrix), and its integral screen to libcint's default.
+    # The screen (features.INTEGRAL_SCREEN) changes integrals by < 1e-14 of the largest (measured on
+    # benzene/cc-pVDZ), so packed and whole agree to float32 storage.
     mol = water_631g
     nao = mol.nao_nr()
     coords = build_grids(mol, GridSpec(level=1)).coords[:300]
     monkeypatch.setattr(features, "INTEGRAL_CHUNK_BYTES", 7 * 8 * nao * nao)
     packed = features.packed_exchange_integrals(mol, coords, (0.0, 0.4))
-    assert mol.omega == 0
+    assert mol.omega == 0 and mol._env[gto.mole.PTR_EXPCUTOFF] == 0
     for nu, omega in zip(packed, (0.0, 0.4), strict=True):
         whole = features.exchange_integrals(mol, coords, omega)
         assert np.allclose(_unpacked(nu, nao), whole, rtol=1e-6, atol=1e-7)
