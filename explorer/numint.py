@@ -129,28 +129,27 @@ class DM21NumInt(numint.NumInt):
         blocks = self.block_loop(mol, grids, nao, deriv=1, blksize=size)
         # BLAS runs on one thread in SCF runs (scf.run_scf), so the products over points are split
         # between threads here instead.
-        pool = ThreadPoolExecutor(network.evaluation_threads())
-        for block, (ao, _, weight, coords) in enumerate(blocks):
-            terms = [_density_terms(pool, ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
-            rho = [t[0] for t in terms] * (2 if restricted else 1)
-            if self.exact:
-                nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
-                exx, fxx = _whole_local_exchange(nus, ao[0], dm_a, dm_b, restricted)
-            else:
-                nus = self.integral_cache.get(mol, grids, block, coords)
-                exx, fxx = features.packed_local_exchange(nus, np.stack([t[1] for t in terms]))
-                exx = [exx[:, s] for s in range(len(terms))] * (2 if restricted else 1)
-            feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
-            out = self.network.evaluate(feats, exact=self.exact)
-            exc, grads = _finite_on_weighted_points(out, weight)
+        with ThreadPoolExecutor(network.evaluation_threads()) as pool:
+            for block, (ao, _, weight, coords) in enumerate(blocks):
+                terms = [_density_terms(pool, ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
+                rho = [t[0] for t in terms] * (2 if restricted else 1)
+                if self.exact:
+                    nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
+                    exx, fxx = _whole_local_exchange(nus, ao[0], dm_a, dm_b, restricted)
+                else:
+                    nus = self.integral_cache.get(mol, grids, block, coords)
+                    exx, fxx = features.packed_local_exchange(nus, np.stack([t[1] for t in terms]))
+                    exx = [exx[:, s] for s in range(len(terms))] * (2 if restricted else 1)
+                feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
+                out = self.network.evaluate(feats, exact=self.exact)
+                exc, grads = _finite_on_weighted_points(out, weight)
 
-            nelec += [weight @ rho[0][0], weight @ rho[1][0]]
-            exc_total += weight @ exc
-            if energy_density_out is not None:
-                energy_density_out[start : start + len(weight)] = exc
-            start += len(weight)
-            _add_potential(pool, ao, weight, rho, grads, fxx, restricted, v_half)
-        pool.shutdown()
+                nelec += [weight @ rho[0][0], weight @ rho[1][0]]
+                exc_total += weight @ exc
+                if energy_density_out is not None:
+                    energy_density_out[start : start + len(weight)] = exc
+                start += len(weight)
+                _add_potential(pool, ao, weight, rho, grads, fxx, restricted, v_half)
         # Scratch buffers are only needed while integrals are first computed (and would count
         # against PySCF's in-core test for its ERIs, which follows).
         self.integral_cache.release_scratch()
@@ -203,8 +202,8 @@ def _add_potential(pool: ThreadPoolExecutor, ao, weight, rho, grads, fxx, restri
     ao_t = ao.transpose(0, 2, 1)  # (4, nao, N), contiguous
     slices = _point_slices(len(weight))
     for s, (v_rho, g, v_tau, v_hfx) in enumerate(per_spin):
-        # Weighted derivatives: rows 0-3 (v_rho, g) make u (module docstring), rows 4-6 1/2 T's factor.
-        factors = weight * np.vstack([0.5 * v_rho, g, 0.25 * v_tau[None].repeat(3, axis=0)])
+        # Weighted derivatives: rows 0-3 (v_rho, g) make u (module docstring), row 4 is 1/2 T's factor.
+        factors = weight * np.vstack([0.5 * v_rho, g, 0.25 * v_tau])
         f_terms = [(f[s], 0.5 * weight * v_hfx[:, k]) for k, f in enumerate(fxx)]
         shares = pool.map(partial(_potential_share, ao_t, factors, f_terms), slices)
         v_half[s] += sum(shares)
@@ -212,10 +211,10 @@ def _add_potential(pool: ThreadPoolExecutor, ao, weight, rho, grads, fxx, restri
 
 def _potential_share(ao_t: np.ndarray, factors: np.ndarray, f_terms, p: slice) -> np.ndarray:
     """sum_k grad_k chi^T b_k over the points ``p``: b_0 = u^T (module docstring) from the weighted
-    derivatives ``factors`` rows 0-3 and the local-exchange terms (F, 1/2 w v_hfx), b_k = factors[3 + k]
+    derivatives ``factors`` rows 0-3 and the local-exchange terms (F, 1/2 w v_hfx), b_k = factors[4]
     grad_k chi for the tau term."""
-    b = ao_t[:, :, p] * np.vstack([factors[0:1, p], factors[4:7, p]])[:, None, :]
-    b[0] += np.einsum("xbg,xg->bg", ao_t[1:4, :, p], factors[1:4, p])
+    b = ao_t[:, :, p] * factors[4, p]
+    b[0] = ao_t[0, :, p] * factors[0, p] + np.einsum("xbg,xg->bg", ao_t[1:4, :, p], factors[1:4, p])
     for f, c in f_terms:
         b[0] -= f[:, p] * c[p]
     return np.matmul(ao_t[:, :, p], b.transpose(0, 2, 1)).sum(axis=0)
