@@ -89,15 +89,12 @@ def _worker_env(threads: int, workers: int) -> dict:
     cores, and a memory budget that is each worker's share of the engine's default."""
     from explorer.numint import DEFAULT_MEMORY_MB, MEMORY_ENV
 
+    # Not NUMBA_NUM_THREADS: the worker may import numba (explorer.network does) before Dask applies
+    # this environment, and numba then refuses to compile once its threads run with another count.
+    # numba's loops follow OMP_NUM_THREADS at each call instead (features._use_threads).
     env = {
         name: str(threads)
-        for name in (
-            "OMP_NUM_THREADS",
-            "MKL_NUM_THREADS",
-            "OPENBLAS_NUM_THREADS",
-            "NUMBA_NUM_THREADS",
-            "TF_NUM_INTRAOP_THREADS",
-        )
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
     }
     env["TF_NUM_INTEROP_THREADS"] = "1"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
