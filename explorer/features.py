@@ -184,7 +184,7 @@ class ExchangeIntegralCache:
 
     Memory is mapped ahead (prefaulted_float32): one region for the kept blocks, sized to the grid
     or the budget, and two scratch buffers, used in turn, for the blocks bound for the file
-    (benzene/cc-pVDZ: packing 7.2 -> 3.5 s). So the arrays get returns for a spilled block are
+    (benzene/cc-pVDZ: packing 7.2 -> 2.6 s). So the arrays get returns for a spilled block are
     overwritten two spilled blocks later: use them before the next call but one. release_scratch
     frees the buffers once a pass over the grid is done. One SCF at a time.
     """
