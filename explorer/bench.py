@@ -140,6 +140,28 @@ def run_case(
     return out
 
 
+def blas_kernels() -> list[dict]:
+    """The BLAS libraries loaded in this process (threadpoolctl): name, version and the kernel set
+    each runs, with $OPENBLAS_CORETYPE where set. It matters: the network's float32 products run
+    1.8x faster with OpenBLAS's AVX-512 kernels (SkylakeX) than with the AVX2 ones (Haswell) that
+    OPENBLAS_CORETYPE=Haswell imposes (118 against 210 GFLOP/s per core on this machine)."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    for lib in threadpool_info():
+        if lib.get("user_api") != "blas":
+            continue
+        entry = {
+            "library": lib.get("internal_api"),
+            "version": lib.get("version"),
+            "kernels": lib.get("architecture"),
+        }
+        if entry not in seen:
+            seen.append(entry)
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    return [{**entry, "OPENBLAS_CORETYPE": coretype} for entry in seen]
+
+
 def run(
     names: list[str],
     functional: str = "DM21",
@@ -157,7 +179,12 @@ def run(
     t0 = time.perf_counter()
     cases = [run_case(CASES[n], functional, exact, progress, repeat) for n in names]
     series = [run_case(c, functional, False, progress, repeat) for c in SCALING] if scaling else []
-    return {"cases": cases, "scaling": series, "wall_seconds": time.perf_counter() - t0}
+    return {
+        "cases": cases,
+        "scaling": series,
+        "wall_seconds": time.perf_counter() - t0,
+        "blas": blas_kernels(),
+    }
 
 
 def scaling_figure(series: list[dict]):

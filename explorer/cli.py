@@ -768,6 +768,10 @@ def _print_bench(out: dict) -> None:
             f"  {'' if diff is None else f'{diff:.1e}'}"
         )
     print("B3LYP is PySCF's VWN-RPA flavour; times are SCF only (grid, warm start, iterations).")
+    for lib in out.get("blas", []):
+        forced = lib["OPENBLAS_CORETYPE"]
+        note = f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else ""
+        print(f"BLAS: {lib['library']} {lib['version']}, {lib['kernels']} kernels{note}")
 
 
 def main(argv: list[str] | None = None) -> int:

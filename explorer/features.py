@@ -20,7 +20,7 @@ import mmap
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from pyscf import lib
@@ -182,9 +182,13 @@ class ExchangeIntegralCache:
     reads fast. A background thread writes the file while the next block's integrals are computed
     (one block in flight at most).
 
-    Memory is mapped ahead (prefaulted_float32): one region for the kept blocks, sized to the grid
-    or the budget, and two scratch buffers, used in turn, for the blocks bound for the file
-    (benzene/cc-pVDZ: packing 7.2 -> 2.6 s). So the arrays get returns for a spilled block are
+    Memory is mapped ahead (prefaulted_float32): one buffer per kept block and two scratch buffers,
+    used in turn, for the blocks bound for the file (benzene/cc-pVDZ: packing 7.2 -> 2.6 s). The
+    kept blocks are the last ones of the grid, so that their buffers are mapped by a background
+    thread while the first blocks are computed and spilled (fresh memory costs 1-2 s per GB on this
+    virtual machine; mapping 2.2 GB in the foreground held benzene's first iteration up by 2.7-4.5 s).
+    Blocks are taken to be of one size but the last, as the numerical integrator's loop gives them;
+    the first call for a molecule and grid fixes that size. The arrays get returns for a spilled block are
     overwritten two spilled blocks later: use them before the next call but one. release_scratch
     frees the buffers once a pass over the grid is done. One SCF at a time.
     """
@@ -196,6 +200,7 @@ class ExchangeIntegralCache:
         self._owner = None
         self._writer = None  # one thread, made on the first spill
         self._pending = None  # the write in flight, if any
+        self._mapper = None  # one thread that maps the kept blocks' memory ahead
         self._scratch = []  # two lists of flat float32 buffers, one per omega
         self._turn = 0  # the scratch buffer the next spilled block is computed into
         self._reset()
@@ -208,7 +213,11 @@ class ExchangeIntegralCache:
         self._bytes = 0
         self._file = None  # closed (and deleted) when dropped
         self._end = 0  # bytes of the file reserved so far
-        self._kept_region = None  # flat float32, holds the kept blocks one after another
+        # Mappings still being made: let them finish before their memory is dropped.
+        wait(getattr(self, "_kept_memory", {}).values())
+        self._kept_memory = {}  # block -> future of its flat float32 buffer (mapped by the thread)
+        self._first_kept = None  # index of the first kept block, fixed by the first call
+        self._block_floats = 0  # float32 elements of one whole block's integrals (all omegas)
         self.release_scratch()
 
     def get(self, mol, grids, block: int, coords: np.ndarray) -> list[np.ndarray]:
@@ -225,14 +234,12 @@ class ExchangeIntegralCache:
         nao = mol.nao_nr()
         shape = (nao * (nao + 1) // 2, len(coords))
         size = 4 * shape[0] * shape[1] * len(HFX_OMEGAS)
-        kept = self._bytes + size <= self.max_bytes
+        if self._first_kept is None:
+            self._plan_kept_blocks(grids.weights.size, shape)
+        kept = block >= self._first_kept and size <= 4 * self._block_floats
         if kept:
-            if self._kept_region is None:
-                whole_grid = 4 * shape[0] * grids.weights.size * len(HFX_OMEGAS)
-                self._kept_region = prefaulted_float32(min(self.max_bytes, whole_grid) // 4)
-            start = self._bytes // 4
-            flat = self._kept_region[start : start + size // 4]
-            out = list(flat.reshape(len(HFX_OMEGAS), *shape)) if flat.size * 4 == size else None
+            flat = self._kept_memory[block].result()[: size // 4]
+            out = list(flat.reshape(len(HFX_OMEGAS), *shape))
         else:
             out = self._scratch_arrays(shape) if self.spill else None
         nus = packed_exchange_integrals(mol, coords, HFX_OMEGAS, out=out)
@@ -245,6 +252,19 @@ class ExchangeIntegralCache:
             elif self.spill:
                 self._spilled[block] = self._write(nus)
         return nus
+
+    def _plan_kept_blocks(self, n_points: int, shape: tuple[int, int]) -> None:
+        """Fixes which blocks are kept (the last ones that fit in max_bytes, blocks of shape[1]
+        points but the last) and starts mapping their memory in the background, a block at a time
+        in the order they will be needed."""
+        self._block_floats = shape[0] * shape[1] * len(HFX_OMEGAS)
+        n_blocks = -(-n_points // shape[1])
+        n_kept = min(n_blocks, self.max_bytes // (4 * self._block_floats))
+        self._first_kept = n_blocks - n_kept
+        if n_kept and self._mapper is None:
+            self._mapper = ThreadPoolExecutor(1, thread_name_prefix="dm21-map")
+        for block in range(self._first_kept, n_blocks):
+            self._kept_memory[block] = self._mapper.submit(prefaulted_float32, self._block_floats)
 
     def release_scratch(self) -> None:
         """Frees the scratch buffers of spilled blocks (after the write in flight)."""

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from pyscf import dft
-from threadpoolctl import threadpool_limits
 
 from explorer import network
 from explorer.errors import ConvergenceError, InputError
@@ -162,48 +161,52 @@ def run_scf(
     DM21 the reference way (checkpoint graph, exchange integrals recomputed, PySCF's convergence
     test): slow, for measuring the fast path.
     """
-    # PySCF's own OpenMP loops do the parallel work; BLAS threads that spin between calls only steal
-    # cores from them and from TensorFlow (water/cc-pVDZ: B3LYP 0.62 -> 0.27 s, DM21 3.7 -> 2.7 s).
-    with threadpool_limits(limits=1, user_api="blas"):
-        functional = check_functional(functional)
-        kind = _resolve_kind(molecule, kind, occupations)
-        grid = grid or GridSpec()
-        mol = molecule.to_pyscf()
-        t_start = time.perf_counter()
-        if grids is None:
-            grids = build_grids(mol, grid)
-        history: list[dict] = []
+    # PySCF's OpenMP loops and the engine's threads do the parallel work (single_threaded_blas).
+    network.single_threaded_blas()
+    functional = check_functional(functional)
+    kind = _resolve_kind(molecule, kind, occupations)
+    grid = grid or GridSpec()
+    mol = molecule.to_pyscf()
+    t_start = time.perf_counter()
+    if grids is None:
+        grids = build_grids(mol, grid)
+    history: list[dict] = []
 
-        warm_label = None
-        if network.is_dm21(functional) and dm0 is None and warm_start:
-            warm_label = check_functional(warm_start)
-            warm = make_ks(mol, warm_label, kind, grids)
-            _fix_occupations(warm, kind, occupations)
-            if not exact:
-                # Only a starting density: converged far tighter than DM21 moves away from it (first
-                # DM21 orbital gradient ~2e-3 on water), so it stops at gradient 3e-4, unconfirmed.
-                warm.conv_check = False
-            warm_tol = conv_tol if exact else max(conv_tol, WARM_START_CONV_TOL)
-            _converge(warm, None, warm_tol, _recorder(history, f"warm start ({warm_label})", callback))
-            dm0 = warm.make_rdm1()
+    warm_label = None
+    warm = None
+    if network.is_dm21(functional) and dm0 is None and warm_start:
+        warm_label = check_functional(warm_start)
+        warm = make_ks(mol, warm_label, kind, grids)
+        _fix_occupations(warm, kind, occupations)
+        if not exact:
+            # Only a starting density: converged far tighter than DM21 moves away from it (first
+            # DM21 orbital gradient ~2e-3 on water), so it stops at gradient 3e-4, unconfirmed.
+            warm.conv_check = False
+        warm_tol = conv_tol if exact else max(conv_tol, WARM_START_CONV_TOL)
+        _converge(warm, None, warm_tol, _recorder(history, f"warm start ({warm_label})", callback))
+        dm0 = warm.make_rdm1()
 
-        mf = make_ks(mol, functional, kind, grids, exact=exact)
-        _fix_occupations(mf, kind, occupations)
-        record = _recorder(history, functional, callback)
-        if kind == "RKS" and occupations is None and network.is_dm21(functional):
-            # Plain DIIS first; if that fails or changes state, fixed occupations per irrep before the
-            # slower level-shift steps (which rarely rescue these cases).
-            steps = _converge(mf, dm0, conv_tol, record, CONVERGENCE_LADDER[:1])
-            if _lost_state(mf, dm0):
-                retry = _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record)
-                if retry is not None and retry[0].converged:
-                    mf, steps = retry[0], steps + [retry[1]]
-                elif not mf.converged:
-                    steps += _converge(mf, mf.make_rdm1(), conv_tol, record, CONVERGENCE_LADDER[1:])
-        else:
-            steps = _converge(mf, dm0, conv_tol, record)
-        elapsed = time.perf_counter() - t_start
-        return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
+    mf = make_ks(mol, functional, kind, grids, exact=exact)
+    if warm is not None and getattr(warm, "_eri", None) is not None:
+        # The same molecule: its in-core two-electron integrals need not be computed twice
+        # (benzene/cc-pVDZ: 0.5 s).
+        mf._eri = warm._eri
+    _fix_occupations(mf, kind, occupations)
+    record = _recorder(history, functional, callback)
+    if kind == "RKS" and occupations is None and network.is_dm21(functional):
+        # Plain DIIS first; if that fails or changes state, fixed occupations per irrep before the
+        # slower level-shift steps (which rarely rescue these cases).
+        steps = _converge(mf, dm0, conv_tol, record, CONVERGENCE_LADDER[:1])
+        if _lost_state(mf, dm0):
+            retry = _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record)
+            if retry is not None and retry[0].converged:
+                mf, steps = retry[0], steps + [retry[1]]
+            elif not mf.converged:
+                steps += _converge(mf, mf.make_rdm1(), conv_tol, record, CONVERGENCE_LADDER[1:])
+    else:
+        steps = _converge(mf, dm0, conv_tol, record)
+    elapsed = time.perf_counter() - t_start
+    return _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
 
 
 #: Overlap of a converged RKS density's occupied space with its start's (1: the same orbitals)

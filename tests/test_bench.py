@@ -44,3 +44,14 @@ def test_unknown_case_is_one_line_error():
     assert proc.stderr.strip().splitlines() == [
         "error: unknown benchmark case 'caffeine': choose from water, benzene, estradiol"
     ]
+
+
+def test_blas_report_names_the_kernels_numpy_runs(monkeypatch):
+    # The report says which BLAS kernels ran (the network's products depend on them) and whether
+    # OPENBLAS_CORETYPE chose them; numpy's own OpenBLAS must be among the libraries listed.
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    libraries = bench.blas_kernels()
+    assert any(lib["library"] == "openblas" and lib["kernels"] for lib in libraries)
+    assert all(lib["OPENBLAS_CORETYPE"] == "Haswell" for lib in libraries)
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert all(lib["OPENBLAS_CORETYPE"] is None for lib in bench.blas_kernels())

@@ -110,3 +110,20 @@ def test_packed_local_exchange_equals_whole(water_631g):
         ref_e, ref_f = features.local_exchange(nu, ao, dms)
         assert np.allclose(exx[:, :, o], ref_e, rtol=1e-6, atol=1e-9)
         assert np.allclose(f[o], ref_f.transpose(2, 1, 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("nao", [1, 4, 13, 23])
+def test_contract_pairs_equals_float64_product(nao):
+    # The compiled contraction takes rows four at a time (kernels.ROWS_PER_PASS) with the rest one at
+    # a time: every size below, over and between multiples of four, and a partial block of points
+    # (600 = 2 x 256 + 88), must give F_b = sum_d nu_bd E_d as the same float32 integrals summed in
+    # float64 by numpy, to float64 rounding (only the order of the sums differs).
+    rng = np.random.default_rng(nao)
+    n = 600
+    packed = rng.standard_normal((nao * (nao + 1) // 2, n)).astype(np.float32)
+    e = rng.standard_normal((2, nao, n))
+    f = np.full((2, nao, n), 0.5)  # contract_pairs adds to f
+    kernels.contract_pairs(packed, e, f)
+    whole = _unpacked(packed, nao).astype(np.float64)  # (N, nao, nao)
+    expected = 0.5 + np.einsum("gbd,kdg->kbg", whole, e)
+    assert np.allclose(f, expected, rtol=1e-13, atol=1e-13 * np.abs(expected).max())
