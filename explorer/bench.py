@@ -40,8 +40,9 @@ class Case:
         return from_smiles(self.smiles, basis=self.basis)
 
 
-#: The issue's cases. The last one (estradiol, 20 heavy atoms, ~400 basis functions, ~350,000 grid
-#: points) needs ~10^11 exchange integrals per omega: hours on 2 cores, so run it deliberately.
+#: The issue's cases. The last one (estradiol, 20 heavy atoms, 400 basis functions, 412,400 grid
+#: points) needs 3.3e10 exchange integrals per omega (265 GB packed, so recomputed every iteration):
+#: hours on 2 cores, so run it deliberately.
 CASES = {
     "water": Case("water", "cc-pvdz", library="water", note="H2O, 24 basis functions"),
     "benzene": Case("benzene", "cc-pvdz", library="benzene", note="C6H6, 114 basis functions"),
@@ -141,25 +142,24 @@ def run_case(
 
 
 def blas_kernels() -> list[dict]:
-    """The BLAS libraries loaded in this process (threadpoolctl): name, version and the kernel set
-    each runs, with $OPENBLAS_CORETYPE where set. It matters: the network's float32 products run
-    1.8x faster with OpenBLAS's AVX-512 kernels (SkylakeX) than with the AVX2 ones (Haswell) that
-    OPENBLAS_CORETYPE=Haswell imposes (118 against 210 GFLOP/s per core on this machine)."""
+    """The BLAS libraries loaded in this process (threadpoolctl): file, name, version and the kernel
+    set each runs, with $OPENBLAS_CORETYPE (None where unset). It matters: the network's float32
+    products run 1.8x faster with OpenBLAS's AVX-512 kernels (SkylakeX) than with the AVX2 ones
+    (Haswell) that OPENBLAS_CORETYPE=Haswell imposes (210 against 118 GFLOP/s per core here)."""
     from threadpoolctl import threadpool_info
 
-    seen = []
-    for lib in threadpool_info():
-        if lib.get("user_api") != "blas":
-            continue
-        entry = {
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    return [
+        {
+            "file": os.path.basename(lib["filepath"]),
             "library": lib.get("internal_api"),
             "version": lib.get("version"),
             "kernels": lib.get("architecture"),
+            "OPENBLAS_CORETYPE": coretype,
         }
-        if entry not in seen:
-            seen.append(entry)
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
-    return [{**entry, "OPENBLAS_CORETYPE": coretype} for entry in seen]
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
 
 
 def run(

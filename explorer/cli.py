@@ -771,7 +771,8 @@ def _print_bench(out: dict) -> None:
     for lib in out.get("blas", []):
         forced = lib["OPENBLAS_CORETYPE"]
         note = f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else ""
-        print(f"BLAS: {lib['library']} {lib['version']}, {lib['kernels']} kernels{note}")
+        version = f" {lib['version']}" if lib["version"] else ""
+        print(f"BLAS: {lib['file']} ({lib['library']}{version}), {lib['kernels']} kernels{note}")
 
 
 def main(argv: list[str] | None = None) -> int:
