@@ -15,7 +15,7 @@ from explorer.compare import (
 from explorer.dispersion import DM21_NOTE
 from explorer.exports import comparison_script, table_csv, table_json
 from explorer.plots import difference_bar_figure, scf_progress_figure
-from pages.ui.jobs import follow_jobs
+from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
@@ -71,13 +71,16 @@ if molecule is not None and functionals:
         except ExplorerError as err:
             st.error(str(err))
         else:
-            st.session_state["cmp_jobs"] = {
-                "jobs": jobs,
-                "requests": requests,
-                "molecule": molecule,
-                "options": (tuple(functionals), with_d3, with_atomization),
-                "history": [],
-            }
+            keep_jobs(
+                "cmp_jobs",
+                {
+                    "jobs": jobs,
+                    "requests": requests,
+                    "molecule": molecule,
+                    "options": (tuple(functionals), with_d3, with_atomization),
+                    "history": [],
+                },
+            )
 
 pending = st.session_state.get("cmp_jobs")
 chart = st.empty()

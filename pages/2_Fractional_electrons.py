@@ -15,7 +15,7 @@ from explorer.fractional import (
     scan_geometries,
 )
 from explorer.plots import PALETTE, curves_figure
-from pages.ui.jobs import follow_jobs
+from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
 from pages.ui.resources import results_store
@@ -151,17 +151,16 @@ if run and functionals and (view == "Dissociation" or molecule is not None):
     except ExplorerError as err:
         st.error(str(err))
     else:
-        previous = st.session_state.get("fe_jobs")
-        st.session_state["fe_jobs"] = {
-            "jobs": jobs,
-            "functionals": list(functionals),
-            "view": view,
-            "label": label,
-            "limit": DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None,
-        }
-        if previous is not None:
-            # Replaced by this run, and cancelled only now that it is queued: a task both ask for is kept.
-            tasks.cancel(previous["jobs"])
+        keep_jobs(
+            "fe_jobs",
+            {
+                "jobs": jobs,
+                "functionals": list(functionals),
+                "view": view,
+                "label": label,
+                "limit": DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None,
+            },
+        )
 
 
 def _curves(batch: dict) -> dict:

@@ -16,7 +16,7 @@ from explorer.spin_states import (
     reference_gap,
     spin_states,
 )
-from pages.ui.jobs import follow_jobs
+from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
 from pages.ui.resources import results_store
@@ -119,13 +119,16 @@ if run and allowed:
     except ExplorerError as err:
         st.error(str(err))
     else:
-        st.session_state["ss_jobs"] = {
-            "jobs": jobs,
-            "calls": calls,
-            "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
-            "preset": preset_name if preset is not None else None,
-            "broken_symmetry": broken,
-        }
+        keep_jobs(
+            "ss_jobs",
+            {
+                "jobs": jobs,
+                "calls": calls,
+                "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
+                "preset": preset_name if preset is not None else None,
+                "broken_symmetry": broken,
+            },
+        )
 
 
 def _states(batch: dict) -> dict:

@@ -8,7 +8,7 @@ import streamlit as st
 from explorer import ExplorerError, maps, tasks
 from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
 from explorer.plots import curves_figure, plane_maps_figure
-from pages.ui.jobs import follow_jobs, task_value
+from pages.ui.jobs import follow_jobs, keep_jobs, task_value
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
@@ -63,14 +63,7 @@ if molecule is not None:
         except ExplorerError as err:
             st.error(str(err))
         else:
-            previous = st.session_state.get("dx_jobs")
-            st.session_state["dx_jobs"] = {
-                "jobs": jobs,
-                "molecule": molecule,
-                "functionals": (functional, classical),
-            }
-            if previous is not None:  # replaced; cancelled now that this run is queued (shared tasks stay)
-                tasks.cancel(previous["jobs"])
+            keep_jobs("dx_jobs", {"jobs": jobs, "molecule": molecule, "functionals": (functional, classical)})
 
 
 def _converged(batch: dict) -> dict:

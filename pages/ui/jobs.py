@@ -24,6 +24,16 @@ POLL_SECONDS = 0.3
 KEPT_VALUES = 12
 
 
+def keep_jobs(state_key: str, batch: dict) -> None:
+    """Keeps a new batch (a dict with "jobs", the page's own fields beside) under ``state_key`` for
+    follow_jobs. The batch it replaces is cancelled, only now that the new one is queued: a task both
+    ask for (the same calculation, a shared task) goes on."""
+    previous = st.session_state.get(state_key)
+    st.session_state[state_key] = batch
+    if previous is not None:
+        tasks.cancel(previous["jobs"])
+
+
 def cancel_button(state_key: str, button_key: str, slot) -> bool:
     """Draws a Cancel button in ``slot`` (an st.empty(), emptied by the caller once the jobs are done)
     while jobs are kept under ``state_key``; on a click cancels them, forgets them and says so in its
