@@ -127,3 +127,23 @@ def test_contract_pairs_equals_float64_product(nao):
     whole = _unpacked(packed, nao).astype(np.float64)  # (N, nao, nao)
     expected = 0.5 + np.einsum("gbd,kdg->kbg", whole, e)
     assert np.allclose(f, expected, rtol=1e-13, atol=1e-13 * np.abs(expected).max())
+
+
+def test_exchange_integral_cache_keeps_the_last_blocks_and_spills_the_first(water_631g):
+    # A budget for two of four blocks: the last two are kept (their memory mapped ahead by a thread
+    # while the first two are computed and written to the file), and every block comes back, then
+    # and at the next pass, bit for bit as computed directly.
+    mol = water_631g
+    grids = build_grids(mol, GridSpec(level=1))
+    n = -(-grids.weights.size // 4)  # four blocks, the last one shorter
+    blocks = [grids.coords[n * b : n * (b + 1)] for b in range(4)]
+    n_pairs = mol.nao_nr() * (mol.nao_nr() + 1) // 2
+    cache = features.ExchangeIntegralCache(max_bytes=2 * 4 * n_pairs * n * 2)
+    direct = [features.packed_exchange_integrals(mol, c, (0.0, 0.4)) for c in blocks]
+    first = [[nu.copy() for nu in cache.get(mol, grids, b, c)] for b, c in enumerate(blocks)]
+    assert cache.bytes_on_disk == sum(nu.nbytes for nus in direct[:2] for nu in nus)
+    assert cache.bytes_in_memory == sum(nu.nbytes for nus in direct[2:] for nu in nus)
+    again = [cache.get(mol, grids, b, c) for b, c in enumerate(blocks)]
+    for got in (first, again):
+        for nus, ref in zip(got, direct, strict=True):
+            assert all(np.array_equal(x, y) for x, y in zip(nus, ref, strict=True))
