@@ -768,7 +768,7 @@ def _print_bench(out: dict) -> None:
             f"  {'' if diff is None else f'{diff:.1e}'}"
         )
     print("B3LYP is PySCF's VWN-RPA flavour; times are SCF only (grid, warm start, iterations).")
-    for lib in out.get("blas", []):
+    for lib in out["blas"]:
         forced = lib["OPENBLAS_CORETYPE"]
         note = f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else ""
         version = f" {lib['version']}" if lib["version"] else ""
