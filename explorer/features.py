@@ -201,6 +201,7 @@ class ExchangeIntegralCache:
         self._writer = None  # one thread, made on the first spill
         self._pending = None  # the write in flight, if any
         self._mapper = None  # one thread that maps the kept blocks' memory ahead
+        self._kept_memory = {}  # block -> future of its flat float32 buffer (mapped by the thread)
         self._scratch = []  # two lists of flat float32 buffers, one per omega
         self._turn = 0  # the scratch buffer the next spilled block is computed into
         self._reset()
@@ -213,9 +214,8 @@ class ExchangeIntegralCache:
         self._bytes = 0
         self._file = None  # closed (and deleted) when dropped
         self._end = 0  # bytes of the file reserved so far
-        # Mappings still being made: let them finish before their memory is dropped.
-        wait(getattr(self, "_kept_memory", {}).values())
-        self._kept_memory = {}  # block -> future of its flat float32 buffer (mapped by the thread)
+        wait(self._kept_memory.values())  # mappings still being made finish before they are dropped
+        self._kept_memory = {}
         self._first_kept = None  # index of the first kept block, fixed by the first call
         self._block_floats = 0  # float32 elements of one whole block's integrals (all omegas)
         self.release_scratch()
