@@ -22,8 +22,8 @@ import numpy as np
 numba.config.THREADING_LAYER = "workqueue"
 _turn = threading.Lock()
 
-#: Grid points per parallel work item in contract_pairs: the item's rows of E and F (both spins,
-#: float64) stay in the core's L2 cache while every pair's integrals stream past.
+#: Grid points per parallel work item in contract_pairs: the item's rows of E and F (one spin at a
+#: time, float64) stay in the core's L2 cache while every pair's integrals stream past.
 POINTS_PER_ITEM = 256
 
 
@@ -58,7 +58,8 @@ def _pack_pairs(full, pair_b, pair_d, out, offset):  # pragma: no cover - compil
 
 #: Rows b of the packed triangle that contract_pairs takes together: each pass over a column d reads
 #: E_d and F_d once for all of them (1.5x faster than one row at a time: the loop is bound by its
-#: loads and stores of E and F, not by reading the integrals).
+#: loads and stores of E and F, not by reading the integrals). The loop is written out for four rows
+#: (r0..r3, a0..a3 in _contract_pairs): this names the number, it is not a setting.
 ROWS_PER_PASS = 4
 
 
