@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import weights
+from explorer.engine import weights
 from pages.ui.layout import page_setup
 
 page_setup()

@@ -11,18 +11,21 @@ Public API (importing it loads neither TensorFlow nor Streamlit)::
     print(result.energy)  # Hartree
 """
 
-from explorer.compare import compare_functionals, comparison_table
+from explorer.analyses.compare import compare_functionals, comparison_table
+from explorer.chem.molecules import Molecule, from_library, from_smiles, parse_atoms, parse_xyz
+from explorer.engine.grids import GridSpec, build_grids
+from explorer.engine.scf import Result, evaluate_xc, run_scf
 from explorer.errors import ConvergenceError, ExplorerError, InputError, WeightsError
-from explorer.grids import GridSpec, build_grids
-from explorer.molecules import Molecule, from_library, from_smiles, parse_atoms, parse_xyz
-from explorer.scf import Result, evaluate_xc, run_scf, run_scf_stored
-from explorer.store import ResultsStore
+from explorer.functionals import Functional, resolve
+from explorer.runs.cached import run_scf_stored
+from explorer.runs.store import ResultsStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceError",
     "ExplorerError",
+    "Functional",
     "GridSpec",
     "InputError",
     "Molecule",
@@ -37,6 +40,7 @@ __all__ = [
     "from_smiles",
     "parse_atoms",
     "parse_xyz",
+    "resolve",
     "run_scf",
     "run_scf_stored",
 ]

@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from explorer.errors import ExplorerError, InputError
+from explorer.functionals import HELP as FUNCTIONALS_HELP
 
-FUNCTIONALS_HELP = "DM21, DM21m, DM21mc, DM21mu, or a PySCF/libxc name (B3LYP, PBE, PBE0, SCAN, HF)"
 CLUSTER_HELP = (
     "run on Dask workers (DM21_EXPLORER_SCHEDULER, else a local cluster) with the per-job time limit "
     "DM21_EXPLORER_JOB_SECONDS"
@@ -66,7 +66,7 @@ def _add_method_flags(p: argparse.ArgumentParser, kind_help: str) -> None:
 
 
 def _preset_names() -> list[str]:
-    from explorer.fractional import DISSOCIATION_PRESETS
+    from explorer.analyses.fractional import DISSOCIATION_PRESETS
 
     return list(DISSOCIATION_PRESETS)
 
@@ -202,7 +202,7 @@ def _molecule(args):
 
 
 def _parsed_molecule(args):
-    from explorer import molecules
+    from explorer.chem import molecules
 
     if args.name:
         mol = molecules.from_library(args.name, basis=args.basis)
@@ -224,24 +224,26 @@ def _parsed_molecule(args):
 
 
 def _grid_spec(args):
-    from explorer.grids import GridSpec
+    from explorer.engine.grids import GridSpec
 
     return GridSpec(level=args.grid_level, spec=args.grid_spec)
 
 
 def _cmd_scf(args) -> dict:
-    from explorer.scf import check_functional, run_scf, run_scf_stored
-    from explorer.store import ResultsStore
+    from explorer.engine.scf import run_scf
+    from explorer.functionals import resolve as check_functional
+    from explorer.runs.cached import run_scf_stored
+    from explorer.runs.store import ResultsStore
 
     molecule = _molecule(args)
-    functional = check_functional(args.functional)
+    functional = check_functional(args.functional).name
     molecule.to_pyscf()  # reports a bad basis before any network is loaded
     warm = None if args.warm_start.lower() == "none" else args.warm_start
     options = {"kind": args.kind, "grid": _grid_spec(args), "warm_start": warm}
     if args.no_cache:
         result, cached = run_scf(molecule, functional, **options), False
     elif args.cluster:
-        from explorer import tasks
+        from explorer.runs import tasks
 
         [(result, cached)] = tasks.run_scf_tasks(
             [{"molecule": molecule, "functional": functional, **options}]
@@ -255,9 +257,9 @@ def _cmd_scf(args) -> dict:
 
 
 def _cmd_compare(args) -> dict:
-    from explorer import units
-    from explorer.compare import atomization_reference, compare_functionals, comparison_table
-    from explorer.store import ResultsStore
+    from explorer.analyses.compare import atomization_reference, compare_functionals, comparison_table
+    from explorer.chem import units
+    from explorer.runs.store import ResultsStore
 
     molecule = _molecule(args)
     units.from_hartree(0.0, args.unit)  # reports an unknown unit before any calculation
@@ -287,7 +289,7 @@ def _cmd_compare(args) -> dict:
 
 
 def _cluster_runner():
-    from explorer import tasks
+    from explorer.runs import tasks
 
     return tasks.run_scf_tasks
 
@@ -300,11 +302,12 @@ def _load_array(path: str, what: str):
 
 
 def _cmd_evaluate(args) -> dict:
-    from explorer.grids import grid_from_arrays
-    from explorer.scf import check_functional, evaluate_xc
+    from explorer.engine.grids import grid_from_arrays
+    from explorer.engine.scf import evaluate_xc
+    from explorer.functionals import resolve as check_functional
 
     molecule = _molecule(args)
-    functional = check_functional(args.functional)
+    functional = check_functional(args.functional).name
     mol = molecule.to_pyscf()
     dm = _load_array(args.dm, "density matrix")
     grid = _load_array(args.grid, "grid")
@@ -342,8 +345,8 @@ def _molecule_header(molecule, functional: str) -> dict:
 
 def _scf_for_maps(args, molecule, method):
     """The stored SCF result of the chosen functional (computed once) for density and xc-map."""
-    from explorer.scf import run_scf_stored
-    from explorer.store import ResultsStore
+    from explorer.runs.cached import run_scf_stored
+    from explorer.runs.store import ResultsStore
 
     options = {"kind": args.kind, "grid": method["grid"], "warm_start": method["warm_start"]}
     return run_scf_stored(molecule, method["functional"], ResultsStore(), **options)
@@ -358,7 +361,7 @@ def _write_text(path: str, text: str) -> None:
 
 
 def _cmd_density(args) -> dict:
-    from explorer import maps
+    from explorer.analyses import maps
 
     molecule = _molecule(args)
     method = _method(args)
@@ -387,13 +390,14 @@ def _cmd_density(args) -> dict:
 
 
 def _cmd_xc_map(args) -> dict:
-    from explorer import maps
-    from explorer.grids import build_grids
-    from explorer.scf import check_functional, evaluate_xc
+    from explorer.analyses import maps
+    from explorer.engine.grids import build_grids
+    from explorer.engine.scf import evaluate_xc
+    from explorer.functionals import resolve as check_functional
 
     molecule = _molecule(args)
     method = _method(args)
-    compare = check_functional(args.compare) if args.compare else None
+    compare = check_functional(args.compare).name if args.compare else None
     mol = molecule.to_pyscf()
     atoms = maps.parse_plane(args.plane, mol.natm)
     if atoms is None:
@@ -453,7 +457,7 @@ def _cmd_xc_map(args) -> dict:
 def _cmd_weights(args) -> dict:
     from pathlib import Path
 
-    from explorer import weights
+    from explorer.engine import weights
 
     if args.action == "download":
         root = weights.download(
@@ -469,16 +473,16 @@ def _progress(event: dict) -> None:
 
 
 def _method(args) -> dict:
-    from explorer.scf import check_functional
+    from explorer.functionals import resolve as check_functional
 
-    functional = check_functional(args.functional)
-    warm = None if args.warm_start.lower() == "none" else check_functional(args.warm_start)
+    functional = check_functional(args.functional).name
+    warm = None if args.warm_start.lower() == "none" else check_functional(args.warm_start).name
     return {"functional": functional, "grid": _grid_spec(args), "warm_start": warm}
 
 
 def _cmd_fractional(args) -> dict:
-    from explorer import fractional
-    from explorer.store import ResultsStore
+    from explorer.analyses import fractional
+    from explorer.runs.store import ResultsStore
 
     molecule = _molecule(args)
     method = _method(args)
@@ -517,8 +521,8 @@ def _cmd_fractional(args) -> dict:
 
 
 def _cmd_scan(args) -> dict:
-    from explorer import fractional
-    from explorer.store import ResultsStore
+    from explorer.analyses import fractional
+    from explorer.runs.store import ResultsStore
 
     preset = {}
     if args.preset:
@@ -582,8 +586,8 @@ def _cmd_scan(args) -> dict:
 
 
 def _cmd_spin_states(args) -> dict:
-    from explorer import spin_states as ss
-    from explorer.store import ResultsStore
+    from explorer.analyses import spin_states as ss
+    from explorer.runs.store import ResultsStore
 
     method = _method(args)
     molecule = _molecule(args)
@@ -634,7 +638,7 @@ def _print_human(command: str, out: dict) -> None:
         if out["functional"] == "B3LYP":
             print("  (B3LYP is PySCF's VWN-RPA flavour, as in Gaussian)")
     elif command == "compare":
-        from explorer.exports import table_csv
+        from explorer.present.exports import table_csv
 
         print(f"{out['molecule']}/{out['basis']} (energies in Ha, differences in {out['unit']})")
         print(table_csv(out["table"]), end="")
@@ -683,7 +687,7 @@ def _print_human(command: str, out: dict) -> None:
         if out.get("exact_limit") is not None:
             print(f"exact large-R limit {out['exact_limit']:.6f} Ha ({out['limit_source']})")
     elif command == "spin-states":
-        from explorer import units
+        from explorer.chem import units
 
         print(f"{out['functional']}/{out['basis']} {out['molecule']} charge={out['charge']}: lowest state "
               "per multiplicity (Hartree)")  # fmt: skip
@@ -738,10 +742,10 @@ def _print_human(command: str, out: dict) -> None:
 
 
 def _cmd_bench(args) -> dict:
-    from explorer import bench
-    from explorer.scf import check_functional
+    from explorer.analyses import bench
+    from explorer.functionals import resolve as check_functional
 
-    functional = check_functional(args.functional)
+    functional = check_functional(args.functional).name
     if not functional.startswith("DM21"):
         raise InputError(f"bench times a DM21 functional, not {args.functional}")
     out = bench.run(

@@ -2,7 +2,7 @@
 
 Read at call time, so a changed variable takes effect without a restart of the Python process (and
 workers started later inherit it). A value that is not a positive number is an InputError naming the
-variable. The engine's memory budget is ``DM21_EXPLORER_MEMORY_MB`` (explorer.numint).
+variable. The engine's memory budget is ``DM21_EXPLORER_MEMORY_MB`` (explorer.engine.numint).
 
 ========================== ======================= ================================================
 variable                   default                 meaning
@@ -14,12 +14,18 @@ DM21_EXPLORER_JOB_SECONDS  900                     wall-time limit (s) of one SC
 DM21_EXPLORER_DB_TIMEOUT   30                      seconds to wait for a locked results database
 DM21_EXPLORER_SCHEDULER    (unset: local cluster)  address of a Dask scheduler, tcp://host:8786
 DM21_EXPLORER_WORKERS      (sized to the machine)  workers of the in-process local cluster
+DM21_EXPLORER_MEMORY_MB    4000                    the engine's memory budget (MB)
+DM21_EXPLORER_DB           (user data folder)      the results database file
+DM21_CHECKPOINTS           (unset)                 a folder holding DM21/, DM21m/, ... (searched first)
+DM21_CACHE_DIR             (user cache folder)     where downloaded checkpoints go (under checkpoints/)
+DM21_WEIGHTS_URL           (official repository)   base URL the checkpoints are downloaded from
 ========================== ======================= ================================================
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from explorer.errors import InputError
 
@@ -30,6 +36,13 @@ JOB_SECONDS_ENV = "DM21_EXPLORER_JOB_SECONDS"
 DB_TIMEOUT_ENV = "DM21_EXPLORER_DB_TIMEOUT"
 SCHEDULER_ENV = "DM21_EXPLORER_SCHEDULER"
 WORKERS_ENV = "DM21_EXPLORER_WORKERS"
+MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
+DB_ENV = "DM21_EXPLORER_DB"
+CHECKPOINTS_ENV = "DM21_CHECKPOINTS"
+CACHE_DIR_ENV = "DM21_CACHE_DIR"
+WEIGHTS_URL_ENV = "DM21_WEIGHTS_URL"
+#: Settings a calculation worker needs to see as the process that submitted to it does.
+WORKER_SETTINGS = (CHECKPOINTS_ENV, CACHE_DIR_ENV, DB_ENV, JOB_SECONDS_ENV)
 
 DEFAULT_MAX_ATOMS = 40
 #: Water/cc-pVDZ has 24 basis functions, benzene/cc-pVDZ 114 (DM21: about 2 minutes on 2 cores).
@@ -37,6 +50,7 @@ DEFAULT_MAX_BASIS = 150
 DEFAULT_MAX_SECONDS = 120.0
 DEFAULT_JOB_SECONDS = 900.0
 DEFAULT_DB_TIMEOUT = 30.0
+DEFAULT_MEMORY_MB = 4000
 
 
 def _number(env: str, default: float, allow_zero: bool = False) -> float:
@@ -90,6 +104,46 @@ def local_workers() -> int | None:
     return int(_number(WORKERS_ENV, 1)) if text else None
 
 
+def memory_budget_mb() -> float:
+    """The engine's memory budget in MB ($DM21_EXPLORER_MEMORY_MB, default 4000)."""
+    return _number(MEMORY_ENV, DEFAULT_MEMORY_MB)
+
+
+def memory_budget_set() -> str | None:
+    """The memory budget as set in the environment (text), or None when it is not set."""
+    return os.environ.get(MEMORY_ENV) or None
+
+
+def _path(env: str) -> Path | None:
+    text = os.environ.get(env, "").strip()
+    return Path(text).expanduser() if text else None
+
+
+def database_path() -> Path | None:
+    """The results database file set by $DM21_EXPLORER_DB, or None (the user data folder's)."""
+    return _path(DB_ENV)
+
+
+def checkpoints_path() -> Path | None:
+    """The checkpoint folder set by $DM21_CHECKPOINTS, or None."""
+    return _path(CHECKPOINTS_ENV)
+
+
+def cache_path() -> Path | None:
+    """The cache folder set by $DM21_CACHE_DIR, or None (the user cache folder)."""
+    return _path(CACHE_DIR_ENV)
+
+
+def weights_url() -> str | None:
+    """The base URL set by $DM21_WEIGHTS_URL, or None (the official repository)."""
+    return os.environ.get(WEIGHTS_URL_ENV, "").strip() or None
+
+
+def worker_settings() -> dict[str, str]:
+    """The WORKER_SETTINGS that are set here, as {variable: value}, for a worker's environment."""
+    return {name: os.environ[name] for name in WORKER_SETTINGS if os.environ.get(name)}
+
+
 def size_problem(n_atoms: int, n_basis: int) -> str | None:
     """None if a molecule of ``n_atoms`` atoms and ``n_basis`` basis functions is within the
     interactive limits, else a one-line reason naming the limit and the setting that raises it."""
@@ -107,7 +161,7 @@ def size_problem(n_atoms: int, n_basis: int) -> str | None:
 
 
 def check_size(molecule) -> None:
-    """Raises InputError when ``molecule`` (explorer.molecules.Molecule) exceeds the interactive
+    """Raises InputError when ``molecule`` (explorer.chem.molecules.Molecule) exceeds the interactive
     limits of size_problem; builds the basis to count its functions (InputError for a bad basis)."""
     if len(molecule.atoms) > max_atoms():
         raise InputError(size_problem(len(molecule.atoms), 0))

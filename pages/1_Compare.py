@@ -2,19 +2,19 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, tasks, units
-from explorer.compare import (
-    B3LYP_NOTE,
-    CLASSICAL,
-    DM21_FAMILY,
+from explorer import ExplorerError, GridSpec
+from explorer.analyses.compare import (
     assemble_rows,
     atomization_reference,
     comparison_requests,
     comparison_table,
 )
-from explorer.dispersion import DM21_NOTE
-from explorer.exports import comparison_script, table_csv, table_json
-from explorer.plots import difference_bar_figure, scf_progress_figure
+from explorer.chem import units
+from explorer.chem.dispersion import DM21_NOTE
+from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
+from explorer.present.exports import comparison_script, table_csv, table_json
+from explorer.present.plots import difference_bar_figure, scf_progress_figure
+from explorer.runs import tasks
 from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
@@ -44,7 +44,7 @@ if st.session_state.get("cmp_baseline") not in st.session_state["cmp_functionals
 molecule = molecule_input_with_view(height=330)
 
 left, middle, right = st.columns(3)
-functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("cmp_functionals"))
+functionals = left.multiselect("Functionals", DM21_NAMES + CLASSICAL_NAMES, **kept("cmp_functionals"))
 baseline = middle.selectbox("Baseline for differences", functionals or ["DM21"], **kept("cmp_baseline"))
 unit = right.selectbox("Energy unit", units.UNITS, **kept("cmp_unit"))
 with_d3 = left.checkbox(

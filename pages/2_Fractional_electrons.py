@@ -2,10 +2,8 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, tasks, units
-from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
-from explorer.exports import table_csv, table_json
-from explorer.fractional import (
+from explorer import ExplorerError, GridSpec
+from explorer.analyses.fractional import (
     DISSOCIATION_PRESETS,
     fractional_charge,
     fractional_spin,
@@ -14,7 +12,11 @@ from explorer.fractional import (
     scan,
     scan_geometries,
 )
-from explorer.plots import PALETTE, curves_figure
+from explorer.chem import units
+from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
+from explorer.present.exports import table_csv, table_json
+from explorer.present.plots import PALETTE, curves_figure
+from explorer.runs import tasks
 from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
@@ -97,7 +99,7 @@ else:
     scan_basis = b.selectbox("Basis set", BASES, **kept("fe_scan_basis"))
 
 left, middle, right = st.columns(3)
-functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("fe_functionals"))
+functionals = left.multiselect("Functionals", DM21_NAMES + CLASSICAL_NAMES, **kept("fe_functionals"))
 if view != "Dissociation":
     points = middle.slider("Points", 3, 17, step=2, **kept("fe_points"))
 unit = right.selectbox("Unit of deviations and errors", units.UNITS, **kept("fe_unit"))
@@ -144,7 +146,7 @@ if run and functionals and (view == "Dissociation" or molecule is not None):
             ]
             label = f"{molecule.name or molecule.formula()} / {molecule.basis}"
         # One task per functional's curve, not per point: every point starts from the converged
-        # density of its nearest computed neighbour (explorer.fractional), which keeps a curve on one
+        # density of its nearest computed neighbour (explorer.analyses.fractional), which keeps a curve on one
         # electronic state and goes into the point's store key; points computed apart would follow
         # other paths, and could land on other states, than the curve computed in order.
         jobs = tasks.fan_out(curve, calls, labels=list(functionals))

@@ -2,11 +2,8 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec, tasks, units
-from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
-from explorer.exports import table_csv, table_json
-from explorer.plots import spin_levels_figure
-from explorer.spin_states import (
+from explorer import ExplorerError, GridSpec
+from explorer.analyses.spin_states import (
     CONTAMINATION_THRESHOLD,
     PRESETS,
     contamination_warnings,
@@ -16,6 +13,11 @@ from explorer.spin_states import (
     reference_gap,
     spin_states,
 )
+from explorer.chem import units
+from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
+from explorer.present.exports import table_csv, table_json
+from explorer.present.plots import spin_levels_figure
+from explorer.runs import tasks
 from pages.ui.jobs import follow_jobs, keep_jobs
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
@@ -79,7 +81,7 @@ else:
     molecule = molecule_input_with_view(height=260)
 
 left, middle, right = st.columns([2, 1, 1])
-functionals = left.multiselect("Functionals", DM21_FAMILY + CLASSICAL, **kept("ss_functionals"))
+functionals = left.multiselect("Functionals", DM21_NAMES + CLASSICAL_NAMES, **kept("ss_functionals"))
 spins_text = middle.text_input("Spins 2S (comma-separated)", **kept("ss_spins"))
 unit = right.selectbox("Unit of gaps", units.UNITS, **kept("ss_unit"))
 broken = st.toggle(
@@ -195,7 +197,7 @@ if last is not None:
         if "B3LYP" in all_gaps:
             b3lyp = all_gaps["B3LYP"][index]["gap"]
             for f in all_gaps:
-                if f in DM21_FAMILY:
+                if f in DM21_NAMES:
                     column = f"{f} − B3LYP ({unit})"
                     value = all_gaps[f][index]["gap"]
                     row[column] = (

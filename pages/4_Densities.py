@@ -5,9 +5,11 @@ import itertools
 import numpy as np
 import streamlit as st
 
-from explorer import ExplorerError, maps, tasks
-from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
-from explorer.plots import curves_figure, plane_maps_figure
+from explorer import ExplorerError
+from explorer.analyses import maps
+from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
+from explorer.present.plots import curves_figure, plane_maps_figure
+from explorer.runs import tasks
 from pages.ui.jobs import follow_jobs, keep_jobs, task_value
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
@@ -47,8 +49,8 @@ keep_choice(tuple(OPTIONS), OPTIONS)
 
 molecule = molecule_input_with_view(height=260)
 left, right = st.columns(2)
-functional = left.selectbox("DM21 functional", DM21_FAMILY, **kept("dx_functional"))
-classical = right.selectbox("Classical functional", CLASSICAL, **kept("dx_classical"))
+functional = left.selectbox("DM21 functional", DM21_NAMES, **kept("dx_functional"))
+classical = right.selectbox("Classical functional", CLASSICAL_NAMES, **kept("dx_classical"))
 
 #: Session-state keys of the views' tasks (pages.ui.jobs.task_value), one request each at a time.
 VIEW_TASKS = ("dx_task_cubes", "dx_task_plane", "dx_task_line", "dx_task_integrals", "dx_task_xc_cubes")

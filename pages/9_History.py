@@ -4,10 +4,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from explorer import ExplorerError, units
-from explorer.compare import B3LYP_NOTE, CLASSICAL, DM21_FAMILY
-from explorer.exports import table_csv, table_json
-from explorer.molecules import Molecule
+from explorer import ExplorerError
+from explorer.chem import units
+from explorer.chem.molecules import Molecule
+from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
+from explorer.present.exports import table_csv, table_json
 from pages.ui.layout import page_setup
 from pages.ui.molecule_input import set_choice, set_widget
 from pages.ui.resources import results_store
@@ -106,7 +107,7 @@ a.download_button(
 )
 if b.button("Open molecule in Compare", key="hist_open"):
     set_choice("XYZ", molecule.basis, molecule.charge, molecule.spin, mi_xyz=molecule.xyz())
-    offered = DM21_FAMILY + CLASSICAL
+    offered = DM21_NAMES + CLASSICAL_NAMES
     set_widget("cmp_functionals", [stored["functional"]] if stored["functional"] in offered else ["DM21"])
     st.switch_page("pages/1_Compare.py")
 if c.button("Delete", key="hist_delete"):

@@ -6,7 +6,8 @@ import pytest
 from pyscf import dft
 from streamlit.testing.v1 import AppTest
 
-from explorer import ResultsStore, from_library, units
+from explorer import ResultsStore, from_library
+from explorer.chem import units
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import cli, network, scf
+from explorer import cli
+from explorer.engine import network, scf
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT.parent / "shared" / "dm21" / "checkpoints"
@@ -160,7 +161,7 @@ def test_cli_non_convergence_is_status_1_and_marked(monkeypatch, capsys, tmp_pat
     assert json.loads(captured.out)["converged"] is False
     [line] = captured.err.strip().splitlines()
     assert "did NOT converge" in line and "not a valid result" in line
-    from explorer.store import ResultsStore
+    from explorer.runs.store import ResultsStore
 
     assert ResultsStore().list() == []
     # The human form says so next to the number.
@@ -259,7 +260,7 @@ def _densities_h2_dm21() -> AppTest:
 def _on_workers(change, undo):
     """Runs ``change`` on every worker of the task cluster, where the Densities page's SCFs run, and
     ``undo`` afterwards. Both must be nested functions: cloudpickle sends those by value."""
-    from explorer import tasks
+    from explorer.runs import tasks
 
     client = tasks.client()
     client.run(change)
@@ -273,7 +274,7 @@ def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resour
     monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
 
     def poison():
-        from explorer import network as worker_network
+        from explorer.engine import network as worker_network
 
         real = worker_network.Network.evaluate
 
@@ -285,7 +286,7 @@ def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resour
         worker_network.Network.evaluate = poisoned
 
     def heal():
-        from explorer import network as worker_network
+        from explorer.engine import network as worker_network
 
         worker_network.Network.evaluate = worker_network.Network.evaluate.real
 
@@ -307,7 +308,7 @@ def test_app_missing_weights(monkeypatch, tmp_path, fresh_store_resource):
     def hide():  # the workers, where the SCFs run, see no weights either
         import os
 
-        from explorer import network as worker_network
+        from explorer.engine import network as worker_network
 
         worker_network.saved_for_test = (os.environ.get("DM21_CHECKPOINTS"), worker_network._networks)
         os.environ["DM21_CHECKPOINTS"] = empty
@@ -316,7 +317,7 @@ def test_app_missing_weights(monkeypatch, tmp_path, fresh_store_resource):
     def restore():
         import os
 
-        from explorer import network as worker_network
+        from explorer.engine import network as worker_network
 
         path, worker_network._networks = worker_network.saved_for_test
         if path is None:
@@ -333,16 +334,16 @@ def test_app_missing_weights(monkeypatch, tmp_path, fresh_store_resource):
 def test_app_non_convergence_is_shown_as_not_converged(tmp_path):
     """Compare runs on the task cluster: the workers' convergence ladder is cut to 1 iteration per
     step for this test, so B3LYP cannot converge; the table leaves its numbers blank and says why."""
-    from explorer import tasks
+    from explorer.runs import tasks
 
     def cut(steps=1):
-        from explorer import scf as worker_scf
+        from explorer.engine import scf as worker_scf
 
         worker_scf._saved_ladder = getattr(worker_scf, "_saved_ladder", worker_scf.CONVERGENCE_LADDER)
         worker_scf.CONVERGENCE_LADDER = tuple(dict(s, max_cycle=steps) for s in worker_scf._saved_ladder)
 
     def restore():
-        from explorer import scf as worker_scf
+        from explorer.engine import scf as worker_scf
 
         worker_scf.CONVERGENCE_LADDER = getattr(worker_scf, "_saved_ladder", worker_scf.CONVERGENCE_LADDER)
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from explorer import bench
+from explorer.analyses import bench
 
 
 def test_fast_path_energy_equals_exact_path_and_report_is_consistent():

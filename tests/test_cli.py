@@ -60,9 +60,9 @@ def test_bad_input_exits_2_with_one_line(args, word):
 
 
 def test_evaluate_matches_in_process_engine(tmp_path):
-    from explorer.grids import GridSpec, build_grids
-    from explorer.molecules import parse_atoms
-    from explorer.scf import evaluate_xc
+    from explorer.chem.molecules import parse_atoms
+    from explorer.engine.grids import GridSpec, build_grids
+    from explorer.engine.scf import evaluate_xc
 
     water = parse_atoms(WATER, basis="sto-3g")
     mol = water.to_pyscf()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from explorer import InputError, ResultsStore, from_library, parse_atoms, units
-from explorer.compare import compare_functionals, comparison_table, experimental_atomization
-from explorer.dispersion import d3bj_energy
-from explorer.exports import comparison_script, table_csv, table_json
-from explorer.grids import GridSpec
+from explorer import InputError, ResultsStore, from_library, parse_atoms
+from explorer.analyses.compare import compare_functionals, comparison_table, experimental_atomization
+from explorer.chem import units
+from explorer.chem.dispersion import d3bj_energy
+from explorer.engine.grids import GridSpec
+from explorer.present.exports import comparison_script, table_csv, table_json
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = GridSpec(level=1)  # small grid: these tests check plumbing, not grid convergence

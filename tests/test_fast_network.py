@@ -3,7 +3,7 @@
 import numba
 import numpy as np
 
-from explorer import fast_network
+from explorer.engine import fast_network
 
 
 @numba.njit(error_model="numpy")

@@ -5,8 +5,8 @@ import pytest
 from pyscf import gto, scf
 from pyscf.dft import numint
 
-from explorer import features, kernels
-from explorer.grids import GridSpec, build_grids
+from explorer.engine import features, kernels
+from explorer.engine.grids import GridSpec, build_grids
 
 
 @pytest.mark.parametrize("omega", [0.0, 0.4])

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from pyscf.lib import param
 
-from explorer import fractional as fr
+from explorer.analyses import fractional as fr
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec
 from explorer.errors import InputError
-from explorer.grids import GridSpec
-from explorer.molecules import parse_atoms
-from explorer.scf import run_scf_stored
-from explorer.store import ResultsStore
+from explorer.runs.cached import run_scf_stored
+from explorer.runs.store import ResultsStore
 
 LIGHT = GridSpec(level=1)
 H2_TEMPLATE = "H 0 0 0; H 0 0 {r}"

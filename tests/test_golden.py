@@ -10,9 +10,9 @@ B3LYP warm start (which settles in a coordinate plane), is the one checked here.
 
 import pytest
 
-from explorer.grids import GridSpec
-from explorer.molecules import parse_atoms
-from explorer.scf import run_scf
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec
+from explorer.engine.scf import run_scf
 
 pytestmark = pytest.mark.slow
 

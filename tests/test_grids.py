@@ -5,8 +5,8 @@ import pytest
 from pyscf import dft, gto, scf
 from pyscf.dft import radi
 
+from explorer.engine.grids import GridSpec, build_grids, grid_from_arrays
 from explorer.errors import InputError
-from explorer.grids import GridSpec, build_grids, grid_from_arrays
 
 
 def test_radial_switch_is_restored(water_631g):

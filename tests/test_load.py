@@ -1,4 +1,4 @@
-"""Many sessions at once on the task cluster (explorer.tasks): a scan fanned out on two workers, a
+"""Many sessions at once on the task cluster (explorer.runs.tasks): a scan fanned out on two workers, a
 bounded load test, queue position, cancel, the per-job time limit, and concurrent CLI runs."""
 
 import json
@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from explorer import fractional, tasks
-from explorer.grids import GridSpec
-from explorer.molecules import parse_atoms
-from explorer.store import ResultsStore
+from explorer.analyses import fractional
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec
+from explorer.runs import tasks
+from explorer.runs.store import ResultsStore
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
 H2PLUS = "H 0 0 0; H 0 0 {r}"

@@ -1,4 +1,4 @@
-"""Densities and XC energy densities in space (explorer.maps) and the `density`/`xc-map` commands."""
+"""Densities and XC energy densities in space (explorer.analyses.maps) and the `density`/`xc-map` commands."""
 
 import json
 import subprocess
@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from explorer import InputError, build_grids, from_library, maps, parse_atoms, run_scf
-from explorer.scf import evaluate_xc
+from explorer import InputError, build_grids, from_library, parse_atoms, run_scf
+from explorer.analyses import maps
+from explorer.engine.scf import evaluate_xc
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,7 @@ def test_cli_bad_input_exits_2_with_one_line(args, word):
 
 
 def test_volume_view_html_draws_one_or_two_isosurfaces(water):
-    from explorer.viewer3d import volume_view_html
+    from explorer.present.viewer3d import volume_view_html
 
     molecule, mol, result = water
     cube, rho_a, rho_b = maps.density_cube(mol, result.dm, points=8)

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from explorer import molecules
+from explorer.chem import molecules
 from explorer.errors import InputError
 
 

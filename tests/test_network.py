@@ -5,7 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from explorer import fast_network, network
+from explorer.engine import fast_network, network
+from explorer.errors import InputError
 
 
 def _features(n, seed=0):
@@ -30,8 +31,8 @@ def _features(n, seed=0):
 
 def test_loaded_once_and_shared():
     assert network.load_network("dm21") is network.load_network("DM21")
-    with pytest.raises(KeyError):
-        network.canonical_name("DM22")
+    with pytest.raises(InputError):
+        network.load_network("DM22")
 
 
 def test_gradients_match_finite_differences():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pyscf import dft
 
-from explorer.grids import GridSpec, build_grids
-from explorer.numint import DM21NumInt, dm21_ks
-from explorer.scf import FLOAT32_ENERGY_NOISE_PER_ELECTRON
+from explorer.engine.grids import GridSpec, build_grids
+from explorer.engine.numint import DM21NumInt
+from explorer.engine.scf import FLOAT32_ENERGY_NOISE_PER_ELECTRON, make_ks
 
 
 def _light_grid_and_b3lyp_dm(mol, kind):
@@ -71,14 +71,14 @@ def test_restricted_is_unrestricted_with_equal_spins(water_631g):
 
 
 def test_roks_runs(carbon_triplet):
-    mf = dm21_ks(carbon_triplet, "DM21", kind="ROKS", grid_spec=GridSpec(level=1))
+    mf = make_ks(carbon_triplet, "DM21", "ROKS", build_grids(carbon_triplet, GridSpec(level=1)))
     # PySCF's default energy test (1e-9 Ha) lies below DM21's float32 noise (energies jitter by
     # ~5e-8 Ha here), so it is set to the floor run_scf uses.
     mf.conv_tol = FLOAT32_ENERGY_NOISE_PER_ELECTRON * carbon_triplet.nelectron
     e = mf.kernel()
     assert mf.converged and np.isfinite(e)
     # ROKS is a constrained UKS: its energy cannot be below the UKS minimum on the same grid.
-    uks = dm21_ks(carbon_triplet, "DM21", kind="UKS", grids=mf.grids)
+    uks = make_ks(carbon_triplet, "DM21", "UKS", mf.grids)
     assert uks.kernel(dm0=mf.make_rdm1()) <= e + 1e-6
 
 

@@ -1,4 +1,4 @@
-"""explorer.tasks on a remote Dask scheduler ($DM21_EXPLORER_SCHEDULER): a real scheduler and one
+"""explorer.runs.tasks on a remote Dask scheduler ($DM21_EXPLORER_SCHEDULER): a real scheduler and one
 worker started here as separate processes on 127.0.0.1, reached only through their address."""
 
 import json
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from explorer import tasks
-from explorer.grids import GridSpec
-from explorer.molecules import parse_atoms
-from explorer.scf import run_scf
-from explorer.store import ResultsStore
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec
+from explorer.engine.scf import run_scf
+from explorer.runs import tasks
+from explorer.runs.store import ResultsStore
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
 DASK = [sys.executable, "-m", "dask"]
@@ -81,7 +81,7 @@ def remote_cluster(tmp_path, monkeypatch):
 
 
 def test_scf_runs_on_remote_scheduler(remote_cluster):
-    """A B3LYP and a DM21 SCF submitted through explorer.tasks run on the remote worker (its
+    """A B3LYP and a DM21 SCF submitted through explorer.runs.tasks run on the remote worker (its
     process, found via the scheduler) and give the energies of run_scf in this process for the same
     request: 1e-8 Ha allows for the worker's single-threaded summation order (the SCFs converge to
     1e-9 Ha, as in tests/test_load.py)."""

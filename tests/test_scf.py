@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec, build_grids
+from explorer.engine.scf import evaluate_xc, run_scf
 from explorer.errors import InputError
-from explorer.grids import GridSpec, build_grids
-from explorer.molecules import parse_atoms
-from explorer.scf import evaluate_xc, run_scf
 
 LIGHT = GridSpec(level=1)
 
@@ -104,7 +104,7 @@ def test_stretched_h2_restricted_dm21_converges_on_sigma_g_squared():
     # sigma_u^2 state lies higher (6-31G, measured 2.5 A: -0.9637 against -0.88).
     from pyscf import dft
 
-    from explorer.numint import DM21NumInt
+    from explorer.engine.numint import DM21NumInt
 
     h2 = parse_atoms("H 0 0 0; H 0 0 2.5", basis="6-31g")
     r = run_scf(h2, "DM21", kind="RKS")

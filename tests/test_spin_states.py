@@ -14,11 +14,11 @@ import sys
 import pytest
 from pyscf import dft
 
-from explorer import spin_states as ss
+from explorer.analyses import spin_states as ss
+from explorer.chem.molecules import from_library, parse_atoms
+from explorer.engine.grids import GridSpec
 from explorer.errors import InputError
-from explorer.grids import GridSpec
-from explorer.molecules import from_library, parse_atoms
-from explorer.store import ResultsStore
+from explorer.runs.store import ResultsStore
 
 LIGHT = GridSpec(level=1)
 

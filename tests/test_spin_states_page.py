@@ -6,8 +6,8 @@ import pytest
 from pyscf import dft
 from streamlit.testing.v1 import AppTest
 
-from explorer import units
-from explorer.spin_states import PRESETS
+from explorer.analyses.spin_states import PRESETS
+from explorer.chem import units
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,11 +11,12 @@ import threading
 import numpy as np
 import pytest
 
+from explorer.chem.molecules import parse_atoms
+from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
-from explorer.grids import GridSpec
-from explorer.molecules import parse_atoms
-from explorer.scf import run_scf_stored
-from explorer.store import ResultsStore, canonical_request, request_key
+from explorer.runs.cached import run_scf_stored
+from explorer.runs.request import canonical_request, request_key
+from explorer.runs.store import ResultsStore
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.molecules import Molecule, from_library
-from explorer.viewer3d import (
+from explorer.chem.molecules import Molecule, from_library
+from explorer.present.viewer3d import (
     DARK_BACKGROUND,
     DEFAULT_JS_URL,
     LIGHT_BACKGROUND,

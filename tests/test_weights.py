@@ -1,4 +1,4 @@
-"""Tests for explorer.weights against the real shared checkpoints and a real local HTTP server."""
+"""Tests for explorer.engine.weights against the real shared checkpoints and a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer import weights
+from explorer.engine import weights
 from explorer.errors import WeightsError
+from explorer.functionals import DM21_NAMES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "dm21"
 SHARED_CHECKPOINTS = SHARED / "checkpoints"
@@ -85,7 +86,7 @@ def closed_port() -> int:
 def test_expected_sums_cover_all_files():
     sums = weights.expected_sums()
     assert len(sums) == 20
-    for name in weights.CHECKPOINT_NAMES:
+    for name in DM21_NAMES:
         for f in (
             "saved_model.pb",
             "smart_module.pb",
@@ -133,10 +134,10 @@ def test_cache_dir_and_candidate_order(monkeypatch, tmp_path):
 @needs_shared
 def test_shared_checkpoints_found_and_verified(monkeypatch):
     monkeypatch.setenv("DM21_CHECKPOINTS", str(SHARED_CHECKPOINTS))
-    for name in weights.CHECKPOINT_NAMES:
+    for name in DM21_NAMES:
         assert weights.find_checkpoint(name) == SHARED_CHECKPOINTS / name
     report = weights.status()
-    assert [r["name"] for r in report] == list(weights.CHECKPOINT_NAMES)
+    assert [r["name"] for r in report] == list(DM21_NAMES)
     for r in report:
         assert r == {
             "name": r["name"],
@@ -150,7 +151,7 @@ def test_shared_checkpoints_found_and_verified(monkeypatch):
 def test_verification_from_many_threads(tmp_path):
     copy = writable_copy(SHARED_CHECKPOINTS, tmp_path / "copy")
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda n: weights.verify_checkpoint(copy, n), weights.CHECKPOINT_NAMES * 4))
+        list(pool.map(lambda n: weights.verify_checkpoint(copy, n), DM21_NAMES * 4))
 
 
 @needs_shared
@@ -214,11 +215,11 @@ def test_download_from_local_server(tmp_path):
     with serve(SHARED) as url:
         result = weights.download(dest=dest, base_url=url + "/", progress=messages.append)
     assert result == dest
-    assert sorted(os.listdir(dest)) == sorted(weights.CHECKPOINT_NAMES)
+    assert sorted(os.listdir(dest)) == sorted(DM21_NAMES)
     for rel in weights.expected_sums():
         got = dest / rel.removeprefix("checkpoints/")
         assert filecmp.cmp(got, SHARED / rel, shallow=False), rel
-    for name in weights.CHECKPOINT_NAMES:
+    for name in DM21_NAMES:
         weights.verify_checkpoint(dest, name)
     assert sum(m.startswith("downloading http://127.0.0.1:") for m in messages) == 20
 

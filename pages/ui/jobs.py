@@ -1,4 +1,4 @@
-"""Following calculations that run as tasks on the shared cluster (explorer.tasks) from a page.
+"""Following calculations that run as tasks on the shared cluster (explorer.runs.tasks) from a page.
 
 A page submits its jobs on the Run button and keeps them in session state, so they survive the reruns
 any click causes; every run of the page then follows them here until they are done, showing their
@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from explorer import ExplorerError, tasks
+from explorer import ExplorerError
+from explorer.runs import tasks
 
 #: Seconds between looks at the jobs while they run.
 POLL_SECONDS = 0.3

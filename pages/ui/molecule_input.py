@@ -11,8 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import ExplorerError, InputError, Molecule, from_library, from_smiles, parse_xyz, settings
-from explorer.molecules import LIBRARY
-from explorer.scf import estimated_seconds
+from explorer.chem.molecules import LIBRARY
+from explorer.engine.scf import estimated_seconds
 
 SOURCES = ("Library", "SMILES", "XYZ", "Draw")
 BASES = (
@@ -190,7 +190,7 @@ def _drawn_molecule() -> Molecule:
 
 
 def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
-    from explorer.molecules import validate
+    from explorer.chem.molecules import validate
 
     molecule = Molecule(base.atoms, charge, spin, basis, base.name, base.source)
     validate(molecule)

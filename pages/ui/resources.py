@@ -1,5 +1,5 @@
 """Resources shared by every session of the app server: the results store. (The DM21 networks are
-loaded in the task workers, where the calculations run: explorer.network keeps one per process.)"""
+loaded in the task workers, where the calculations run: explorer.engine.network keeps one per process.)"""
 
 from __future__ import annotations
 

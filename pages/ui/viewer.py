@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.molecules import Molecule
-from explorer.viewer3d import molecule_view_html
+from explorer.chem.molecules import Molecule
+from explorer.present.viewer3d import molecule_view_html
 
 
 def static_url(name: str) -> str:
@@ -43,7 +43,7 @@ def show_volume(
 ) -> None:
     """Draws `molecule` with the isosurface(s) of the cube text `cube` at `isovalue` (and at
     -`isovalue` in a second colour when `signed`), in the offline 3D viewer."""
-    from explorer.viewer3d import volume_view_html
+    from explorer.present.viewer3d import volume_view_html
 
     html = volume_view_html(
         molecule,

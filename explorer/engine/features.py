@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 from pyscf import lib
 
-from explorer.network import HFX_OMEGAS
+from explorer.engine.network import HFX_OMEGAS
 
 
 def density_terms(ao: np.ndarray, dm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +77,7 @@ def packed_exchange_integrals(mol, coords: np.ndarray, omegas, out=None) -> list
     runs over points fastest, so packing copies contiguous runs); float32 keeps half the memory and its
     rounding (relative 6e-8) stays below the network's own float32 precision.
     """
-    from explorer import kernels
+    from explorer.engine import kernels
 
     nao = mol.nao_nr()
     n = len(coords)
@@ -102,7 +102,7 @@ def packed_local_exchange(nus: list[np.ndarray], e: np.ndarray):
     Returns e_x, (N, k, n_omega) in Hartree/bohr^3, and F, (n_omega, k, nao, N): F_b(r) of the module
     doc (1/bohr^3). One pass over each omega's integrals serves all k densities.
     """
-    from explorer import kernels
+    from explorer.engine import kernels
 
     f = np.zeros((len(nus), *e.shape))
     _use_threads()

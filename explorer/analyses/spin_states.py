@@ -27,12 +27,13 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 
-from explorer import units
+from explorer.chem import units
+from explorer.chem.molecules import Molecule, from_library, parse_atoms
+from explorer.chem.numbers import parse_numbers
+from explorer.engine.grids import GridSpec
 from explorer.errors import ConvergenceError, InputError
-from explorer.grids import GridSpec
-from explorer.molecules import Molecule, from_library, parse_atoms
-from explorer.network import is_dm21
-from explorer.scf import check_functional, run_scf_reporting
+from explorer.functionals import is_dm21, resolve
+from explorer.runs.cached import run_scf_reporting
 
 #: |<S^2> - S(S+1)| above which a state is flagged as spin-contaminated (dimensionless).
 CONTAMINATION_THRESHOLD = 0.1
@@ -234,26 +235,8 @@ PRESETS: dict[str, SpinPreset] = {
 def parse_spins(spins: str | Iterable, molecule: Molecule | None = None) -> list[int]:
     """The spins 2S to compute, from "0,2" or a sequence, without repeats and in increasing order.
     With ``molecule``, each must fit its electron count (parity, 0 <= 2S <= N). InputError otherwise."""
-    if isinstance(spins, str):
-        tokens = [t.strip() for t in spins.replace(";", ",").replace(" ", ",").split(",") if t.strip()]
-    else:
-        tokens = list(spins)
-    values = []
-    for t in tokens:
-        try:
-            value = float(t)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"spins must be whole numbers 2S (0, 2, 4 ... or 1, 3, 5 ...), got {t!r}"
-            ) from None
-        if not math.isfinite(value) or value != int(value) or isinstance(t, bool):
-            raise InputError(f"spins must be whole numbers 2S (0, 2, 4 ... or 1, 3, 5 ...), got {t!r}")
-        if value < 0:
-            raise InputError(f"spins 2S must not be negative, got {t!r}")
-        values.append(int(value))
-    if not values:
-        raise InputError("give at least one spin 2S, e.g. 0,2")
-    values = sorted(set(values))
+    what = "spins 2S (0, 2, 4 ... or 1, 3, 5 ...)"
+    values = sorted(set(parse_numbers(spins, what, whole=True, non_negative=True)))
     if molecule is not None:
         n = molecule.n_electrons
         parity = "even (0, 2, 4 ...)" if n % 2 == 0 else "odd (1, 3, 5 ...)"
@@ -287,13 +270,13 @@ def spin_states(
     through ``store`` (run_scf_reporting), so repeated requests come back at once. ``progress``
     receives run_scf's iteration dicts and outcome messages, each with a "task" label.
     """
-    functional = check_functional(functional)
+    functional = resolve(functional).name
     spins = parse_spins(spins, molecule)
     nao = molecule.to_pyscf().nao_nr()  # also reports a bad basis before any calculation
     for s in spins:
         if (molecule.n_electrons + s) // 2 > nao:
             raise InputError(f"2S={s} needs more orbitals than basis {molecule.basis!r} has ({nao})")
-    warm = check_functional(warm_start) if warm_start else None
+    warm = resolve(warm_start).name if warm_start else None
     label = molecule.name or molecule.formula()
     states = []
     for s in spins:
@@ -321,7 +304,7 @@ def spin_states(
 
 def _broken_symmetry(molecule, functional, store, task, progress, grid, warm):
     """A UKS singlet from a broken-symmetry guess; DM21 via a warm start from the same guess."""
-    from explorer.fractional import broken_symmetry_guess
+    from explorer.analyses.fractional import broken_symmetry_guess
 
     guess = broken_symmetry_guess(molecule)
     if is_dm21(functional) and warm:

@@ -17,42 +17,25 @@ of the two spin potentials.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
-from pyscf import dft
 from pyscf.dft import numint
 
-from explorer import features, network
-from explorer.errors import ConvergenceError, InputError
-from explorer.grids import GridSpec, build_grids
+from explorer import functionals, settings
+from explorer.engine import features, network
+from explorer.errors import ConvergenceError
 
 #: Memory for one block's exchange integrals (two omegas), in bytes.
 BLOCK_INTEGRAL_BYTES = 256e6
 #: Largest block of grid points (small molecules): a few network batches per thread.
 MAX_POINTS_PER_BLOCK = 16384
-#: Environment variable with the engine's memory budget in MB (default DEFAULT_MEMORY_MB).
-MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
-DEFAULT_MEMORY_MB = 4000
 #: Share of the budget left for everything but the kept exchange integrals (one block's work
 #: arrays, integrals read back from the spill file or waiting to be written to it, the network's
 #: activations, PySCF's own arrays, the interpreter and TensorFlow). Benzene/cc-pVDZ peaked at
 #: 3975 of 4000 MB with 1700, 3723 MB with 1800.
 WORKING_MEMORY_MB = 1800
-
-
-def memory_budget_mb() -> float:
-    """The engine's memory budget in MB: $DM21_EXPLORER_MEMORY_MB, else DEFAULT_MEMORY_MB."""
-    text = os.environ.get(MEMORY_ENV, "")
-    try:
-        value = float(text) if text else DEFAULT_MEMORY_MB
-    except ValueError:
-        raise InputError(f"{MEMORY_ENV}={text!r} is not a number of megabytes") from None
-    if not value > 0:
-        raise InputError(f"{MEMORY_ENV} must be positive, got {text}")
-    return value
 
 
 class DM21NumInt(numint.NumInt):
@@ -68,10 +51,10 @@ class DM21NumInt(numint.NumInt):
         does: the checkpoint's graph with automatic differentiation, and float64 exchange
         integrals recomputed at every call (slow; for benchmarks and tests of the fast path)."""
         super().__init__()
-        self.functional = network.canonical_name(functional)
+        self.functional = functionals.dm21(functional).name
         self.network = network.load_network(self.functional)
         self.exact = exact
-        budget = memory_budget_mb() if memory_mb is None else memory_mb
+        budget = settings.memory_budget_mb() if memory_mb is None else memory_mb
         kept = 0 if exact else max(0.0, budget - WORKING_MEMORY_MB)
         self.integral_cache = features.ExchangeIntegralCache(int(kept * 1e6), spill=not exact)
 
@@ -246,20 +229,3 @@ def _finite_on_weighted_points(out: network.NetworkOutput, weight: np.ndarray):
             raise ConvergenceError(f"the DM21 network returned non-finite derivatives ({name})")
         grads[name] = g
     return exc, grads
-
-
-def dm21_ks(mol, functional: str = "DM21", kind: str | None = None, grids=None, grid_spec=None, exact=False):
-    """A PySCF Kohn-Sham object that runs ``functional`` (DM21, DM21m, DM21mc, DM21mu).
-
-    ``kind`` is "RKS", "UKS" or "ROKS"; by default RKS for closed shells and UKS otherwise.
-    ``grids`` (a built PySCF grid) is used as given; otherwise the grid of ``grid_spec``
-    (default: the DM21 reference grid) is built. ``exact``: see DM21NumInt.
-    """
-    kind = (kind or ("RKS" if mol.spin == 0 else "UKS")).upper()
-    factories = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
-    if kind not in factories:
-        raise ValueError(f"unknown Kohn-Sham kind {kind!r}: use RKS, UKS or ROKS")
-    mf = factories[kind](mol)
-    mf._numint = DM21NumInt(functional, exact=exact)
-    mf.grids = grids if grids is not None else build_grids(mol, grid_spec or GridSpec())
-    return mf

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from explorer import fast_network, weights
+from explorer import functionals
+from explorer.engine import fast_network, weights
 
 #: The network's per-point inputs, in the order used throughout the engine. The two ``hfx``
 #: inputs have two columns: local HF exchange with omega = 0 and omega = 0.4.
@@ -121,7 +122,7 @@ def _quiet_tensorflow():
 class Network:
     """One loaded DM21 checkpoint, evaluated with its input derivatives in two ways.
 
-    The fast path (default, explorer.fast_network) runs the network's layers, read from the
+    The fast path (default, explorer.engine.fast_network) runs the network's layers, read from the
     checkpoint, with a hand-derived backward pass on BLAS and compiled row kernels: TensorFlow's
     automatic gradient of the checkpoint's graph also differentiates every weight matrix and costs
     three forward passes; the hand-derived one costs about one. The exact path is the checkpoint's own
@@ -288,27 +289,10 @@ def _paths_agree(fast, exact) -> bool:
 def load_network(name: str) -> Network:
     """Returns the process-wide network for ``name`` (DM21, DM21m, DM21mc or DM21mu), loading it once.
 
-    Raises WeightsError if the checkpoint is missing or fails its checksums.
+    Raises InputError for another name, WeightsError if the checkpoint is missing or fails its checksums.
     """
-    name = canonical_name(name)
+    name = functionals.dm21(name).checkpoint
     with _lock:
         if name not in _networks:
             _networks[name] = Network(name)
         return _networks[name]
-
-
-def canonical_name(name: str) -> str:
-    """Returns the checkpoint name matching ``name`` case-insensitively, or raises KeyError."""
-    for known in weights.CHECKPOINT_NAMES:
-        if known.lower() == name.strip().lower():
-            return known
-    raise KeyError(name)
-
-
-def is_dm21(name: str) -> bool:
-    """True if ``name`` names one of the DM21 functionals (any case)."""
-    try:
-        canonical_name(name)
-    except KeyError:
-        return False
-    return True

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer import dispersion, units
+from explorer.chem import dispersion, units
+from explorer.chem.molecules import LIBRARY, Molecule, atom_molecule
+from explorer.engine.grids import GridSpec
+from explorer.engine.scf import Result
 from explorer.errors import InputError
-from explorer.grids import GridSpec
-from explorer.molecules import LIBRARY, Molecule, atom_molecule
-from explorer.scf import Result, check_functional, run_scf_reporting
-
-CLASSICAL = ("B3LYP", "PBE", "PBE0", "SCAN", "HF")
-DM21_FAMILY = ("DM21", "DM21m", "DM21mc", "DM21mu")
-B3LYP_NOTE = "B3LYP is PySCF's VWN-RPA flavour (VWN3, as in Gaussian), the default since PySCF 2.3."
+from explorer.functionals import resolve_list
+from explorer.runs.cached import run_scf_reporting
 
 
 @dataclass
@@ -83,7 +81,7 @@ def comparison_requests(
     spin state, same basis and grid. Independent of each other, so they may run in parallel."""
     if not functionals:
         raise InputError("choose at least one functional")
-    functionals = list(dict.fromkeys(check_functional(f) for f in functionals))
+    functionals = [f.name for f in resolve_list(functionals)]
     if with_atomization and (reason := atomization_applies(molecule)):
         raise InputError(reason)
     grid = grid or GridSpec()
@@ -142,7 +140,7 @@ def compare_functionals(
     """Runs every functional on ``molecule`` (and, with ``with_atomization``, on its free atoms in
     their ground spin states, same basis and grid) through ``store``. ``progress`` receives the SCF
     iteration dicts of run_scf with an added "task" label (e.g. "DM21: free atom O"). ``runner``
-    (requests, progress) -> [(Result, cached)] runs the calculations, e.g. explorer.tasks.run_scf_tasks
+    (requests, progress) -> [(Result, cached)] runs the calculations, e.g. explorer.runs.tasks.run_scf_tasks
     on a cluster; default: one after the other in this process (the numbers are the same)."""
     requests = comparison_requests(molecule, functionals, grid=grid, with_atomization=with_atomization)
     if runner is None:

@@ -1,13 +1,13 @@
 """Calculations as tasks on Dask's distributed scheduler, for many sessions and batches at once.
 
 By default an in-process ``distributed.LocalCluster`` is started on first use (worker processes
-sized to the machine, each loading the DM21 networks once, since explorer.network caches them per
+sized to the machine, each loading the DM21 networks once, since explorer.engine.network caches them per
 process) and closed at exit; with ``$DM21_EXPLORER_SCHEDULER`` set (``tcp://host:8786``) the same
 calls run on that scheduler's cluster instead. Workers there must have this package and the
 checkpoints installed, and the results database (``$DM21_EXPLORER_DB``) on a shared path.
 
 Identical requests are computed once: a task's Dask key is derived from the results store's request
-key, so concurrent identical requests share one task, and the store's claims (explorer.store) keep
+key, so concurrent identical requests share one task, and the store's claims (explorer.runs.store) keep
 two processes from computing the same thing. Every SCF job reports its iterations back (worker
 events on the topic PROGRESS_TOPIC), can be cancelled (cooperatively: the SCF stops at its next
 iteration) and stops with JobTimeout after the per-job limit (explorer.settings.job_seconds).
@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from explorer import settings
+from explorer import functionals, settings
+from explorer.chem.molecules import Molecule
+from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
-from explorer.grids import GridSpec
-from explorer.molecules import Molecule
+from explorer.functionals import Functional
+from explorer.runs.request import array_digest, scf_request
 
 PROGRESS_TOPIC = "dm21-explorer-progress"
 #: Seconds allowed for connecting to a remote scheduler or starting the local cluster.
@@ -87,9 +89,7 @@ def worker_layout(cores: int | None = None) -> tuple[int, int]:
 def _worker_env(threads: int, workers: int) -> dict:
     """Environment of each worker process: thread pools sized so workers do not oversubscribe the
     cores, and a memory budget that is each worker's share of the engine's default."""
-    from explorer.numint import DEFAULT_MEMORY_MB, MEMORY_ENV
-
-    # Not NUMBA_NUM_THREADS: the worker may import numba (explorer.network does) before Dask applies
+    # Not NUMBA_NUM_THREADS: the worker may import numba (explorer.engine.network does) before Dask applies
     # this environment, and numba then refuses to compile once its threads run with another count.
     # numba's loops follow OMP_NUM_THREADS at each call instead (features._use_threads).
     env = {
@@ -98,11 +98,8 @@ def _worker_env(threads: int, workers: int) -> dict:
     }
     env["TF_NUM_INTEROP_THREADS"] = "1"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env[MEMORY_ENV] = os.environ.get(MEMORY_ENV) or str(max(1500, DEFAULT_MEMORY_MB // workers))
-    for name in ("DM21_CHECKPOINTS", "DM21_CACHE_DIR", "DM21_EXPLORER_DB", settings.JOB_SECONDS_ENV):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    return env
+    budget = settings.memory_budget_set() or str(max(1500, settings.DEFAULT_MEMORY_MB // workers))
+    return env | {settings.MEMORY_ENV: budget} | settings.worker_settings()
 
 
 def client():
@@ -182,7 +179,7 @@ def _key(prefix: str, payload) -> str:
 
 def _jsonable(x):
     if isinstance(x, np.ndarray):
-        return hashlib.sha256(np.ascontiguousarray(np.round(x, 8)).tobytes()).hexdigest()
+        return array_digest(x)
     if isinstance(x, GridSpec):
         return x.as_dict()
     if isinstance(x, Molecule):
@@ -190,25 +187,14 @@ def _jsonable(x):
     return repr(x)
 
 
-def scf_key(molecule: Molecule, functional: str, **options) -> str:
-    """The Dask key of an SCF request: the results store's request key (plus the start density's
-    digest), so identical requests share one task and different ones never do."""
-    from explorer import network
-    from explorer.scf import _resolve_kind, check_functional
-    from explorer.store import canonical_request, request_key
-
-    functional = check_functional(functional)
-    kind = _resolve_kind(molecule, options.get("kind"), options.get("occupations"))
-    grid = options.get("grid") or GridSpec()
-    warm = options.get("warm_start", "B3LYP")
-    warm = check_functional(warm) if network.is_dm21(functional) and warm else None
-    request = canonical_request(molecule, functional, kind, grid.as_dict(), warm, options.get("occupations"))
-    extra = _key("dm0", options["dm0"]) if options.get("dm0") is not None else ""
-    return f"scf-{request_key(request)[:40]}{extra[3:12]}"
+def scf_key(molecule: Molecule, functional: Functional | str, **options) -> str:
+    """The Dask key of an SCF request: the results store's key of the same request (the start
+    density's digest included), so identical requests share one task and different ones never do."""
+    return "scf-" + scf_request(molecule, functional, **options)[1][:40]
 
 
 def _db_path() -> str:
-    from explorer.store import default_path
+    from explorer.runs.store import default_path
 
     return str(default_path())
 
@@ -241,19 +227,13 @@ def _reporter(key: str, seconds: float | None) -> Callable[[dict], None]:
 def _scf_task(molecule, functional, options, db_path, key, seconds):
     """Runs on a worker: run_scf_stored through the shared database, reporting every iteration and
     stopping at the next one on cancellation or after ``seconds``. Returns (Result, cached, run id)."""
-    from explorer.scf import run_scf_stored
-    from explorer.store import ResultsStore
+    from explorer.runs.cached import run_scf_reporting
+    from explorer.runs.store import ResultsStore
 
-    report = _reporter(key, seconds)
-    result, cached = run_scf_stored(
-        molecule,
-        functional,
-        ResultsStore(db_path),
-        callback=report,
-        on_wait=lambda holder: report({"stage": "waiting for the same calculation in another session"}),
-        **options,
+    # The client labels each message with its job's name: the task name here is only the key.
+    result, cached = run_scf_reporting(
+        molecule, functional, ResultsStore(db_path), key, _reporter(key, seconds), **options
     )
-    report({"stage": "from the store" if cached else ("done" if result.converged else "NOT converged")})
     return result, cached, uuid.uuid4().hex
 
 
@@ -263,12 +243,10 @@ def _register(job: Job) -> Job:
     return job
 
 
-def submit_scf(molecule: Molecule, functional: str, label: str = "", **options) -> Job:
+def submit_scf(molecule: Molecule, functional: Functional | str, label: str = "", **options) -> Job:
     """Submits run_scf_stored(molecule, functional, store, **options) as a task; ``label`` names it
     in progress messages. Identical requests (same store key) share one task."""
-    from explorer.scf import check_functional
-
-    functional = check_functional(functional)
+    functional = functionals.resolve(functional)
     key = scf_key(molecule, functional, **options)
     c = client()
     # Never call the client while holding _lock: its event loop takes _lock to hand out progress.
@@ -281,7 +259,7 @@ def submit_scf(molecule: Molecule, functional: str, label: str = "", **options) 
     future = c.submit(
         _scf_task, molecule, functional, options, _db_path(), key, settings.job_seconds(), key=key, pure=False
     )
-    return _register(Job(key, label or functional, future))
+    return _register(Job(key, label or functional.name, future))
 
 
 def _event(c, key: str):
@@ -293,7 +271,7 @@ def _event(c, key: str):
 def _call_task(function, kwargs, db_path, key, seconds):
     """Runs on a worker: ``function(store=ResultsStore(db_path), progress=..., **kwargs)``, stopped
     at its next SCF iteration on cancellation or after ``seconds``."""
-    from explorer.store import ResultsStore
+    from explorer.runs.store import ResultsStore
 
     return function(store=ResultsStore(db_path), progress=_reporter(key, seconds), **kwargs)
 

@@ -9,7 +9,6 @@ Note: since PySCF 2.3, "B3LYP" is the VWN-RPA flavour (VWN3, as in Gaussian), no
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -17,11 +16,13 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from pyscf import dft
 
-from explorer import network
+from explorer import functionals
+from explorer.chem.molecules import Molecule
+from explorer.engine import network
+from explorer.engine.grids import GridSpec, build_grids
+from explorer.engine.numint import DM21NumInt
 from explorer.errors import ConvergenceError, InputError
-from explorer.grids import GridSpec, build_grids
-from explorer.molecules import Molecule
-from explorer.numint import DM21NumInt, dm21_ks
+from explorer.functionals import Functional
 
 #: Settings tried in turn until the SCF converges: the first is plain DIIS, and costs nothing on
 #: easy cases; each later step continues from where the previous one stopped.
@@ -75,29 +76,28 @@ class Result:
         d["gap"] = self.gap
         return d
 
-
-def check_functional(name: str) -> str:
-    """Returns the canonical name of a DM21 functional or a name PySCF/libxc accepts, else raises
-    InputError naming the functional."""
-    if network.is_dm21(name):
-        return network.canonical_name(name)
-    try:
-        dft.libxc.parse_xc(name)
-    except (KeyError, ValueError, TypeError, AssertionError, NotImplementedError):
-        raise InputError(
-            f"unknown functional {name!r}: use DM21, DM21m, DM21mc, DM21mu or a PySCF/libxc name"
-        ) from None
-    return name.upper()
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The Result of a to_dict() dictionary (with "dm" if it has one; derived keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def make_ks(mol, functional: str, kind: str, grids, exact: bool = False):
-    """A PySCF KS object for ``functional`` (DM21 family or classical) on the given grid;
-    ``exact`` selects DM21's reference evaluation (see DM21NumInt)."""
-    if network.is_dm21(functional):
-        return dm21_ks(mol, functional, kind=kind, grids=grids, exact=exact)
-    factories = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
-    mf = factories[kind](mol)
-    mf.xc = functional
+_KS_CLASSES = {"RKS": dft.RKS, "UKS": dft.UKS, "ROKS": dft.ROKS}
+
+
+def make_ks(mol, functional: Functional | str, kind: str, grids, exact: bool = False):
+    """The PySCF Kohn-Sham object (``kind``: RKS, UKS or ROKS) that runs ``functional`` (DM21
+    family or classical) on the built grid ``grids``; ``exact`` selects DM21's reference evaluation
+    (see DM21NumInt)."""
+    functional = functionals.resolve(functional)
+    if kind not in _KS_CLASSES:
+        raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
+    mf = _KS_CLASSES[kind](mol)
+    if functional.is_dm21:
+        mf._numint = DM21NumInt(functional.name, exact=exact)
+    else:
+        mf.xc = functional.name
     mf.grids = grids
     return mf
 
@@ -108,9 +108,9 @@ def make_ks(mol, functional: str, kind: str, grids, exact: bool = False):
 _SECONDS_PER_POINT_CYCLE = {"dm21": (3.5e-5, 80.0), "classical": (2e-6, 40.0)}
 
 
-def estimated_seconds(n_atoms: int, n_basis: int, functional: str) -> float:
+def estimated_seconds(n_atoms: int, n_basis: int, functional: Functional | str) -> float:
     """A rough wall-time estimate (seconds, 2 cores) of one SCF with ``functional``."""
-    rate, basis_scale = _SECONDS_PER_POINT_CYCLE["dm21" if network.is_dm21(functional) else "classical"]
+    rate, basis_scale = _SECONDS_PER_POINT_CYCLE["dm21" if functionals.is_dm21(functional) else "classical"]
     return 12 * 10_000 * n_atoms * rate * (1 + (n_basis / basis_scale) ** 2)
 
 
@@ -119,7 +119,7 @@ def default_kind(spin: int) -> str:
     return "RKS" if spin == 0 else "UKS"
 
 
-def _resolve_kind(molecule: Molecule, kind: str | None, occupations=None) -> str:
+def resolve_kind(molecule: Molecule, kind: str | None, occupations=None) -> str:
     """The SCF kind run_scf uses: as given, else implied by ``occupations`` (one list: RKS, a pair:
     UKS), else RKS for 2S = 0 and UKS otherwise. Raises InputError for impossible combinations."""
     if kind is None and occupations is not None:
@@ -136,7 +136,7 @@ def _resolve_kind(molecule: Molecule, kind: str | None, occupations=None) -> str
 
 def run_scf(
     molecule: Molecule,
-    functional: str = "DM21",
+    functional: Functional | str = "DM21",
     *,
     kind: str | None = None,
     grid: GridSpec | None = None,
@@ -163,8 +163,8 @@ def run_scf(
     """
     # PySCF's OpenMP loops and the engine's threads do the parallel work (single_threaded_blas).
     network.single_threaded_blas()
-    functional = check_functional(functional)
-    kind = _resolve_kind(molecule, kind, occupations)
+    functional = functionals.resolve(functional)
+    kind = resolve_kind(molecule, kind, occupations)
     grid = grid or GridSpec()
     mol = molecule.to_pyscf()
     t_start = time.perf_counter()
@@ -174,8 +174,8 @@ def run_scf(
 
     warm_label = None
     warm = None
-    if network.is_dm21(functional) and dm0 is None and warm_start:
-        warm_label = check_functional(warm_start)
+    if functional.is_dm21 and dm0 is None and warm_start:
+        warm_label = functionals.resolve(warm_start).name
         warm = make_ks(mol, warm_label, kind, grids)
         _fix_occupations(warm, kind, occupations)
         if not exact:
@@ -192,8 +192,8 @@ def run_scf(
         # (benzene/cc-pVDZ: 0.5 s).
         mf._eri = warm._eri
     _fix_occupations(mf, kind, occupations)
-    record = _recorder(history, functional, callback)
-    if kind == "RKS" and occupations is None and network.is_dm21(functional):
+    record = _recorder(history, functional.name, callback)
+    if kind == "RKS" and occupations is None and functional.is_dm21:
         # Plain DIIS first; if that fails or changes state, fixed occupations per irrep before the
         # slower level-shift steps (which rarely rescue these cases).
         steps = _converge(mf, dm0, conv_tol, record, CONVERGENCE_LADDER[:1])
@@ -238,7 +238,7 @@ def _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exac
     if mol.groupname == "C1" or not np.allclose(mol._symm_axes, np.eye(3)):
         return None
     grids = build_grids(mol, grid)
-    warm = make_ks(mol, check_functional(warm_start or "B3LYP"), "RKS", grids)
+    warm = make_ks(mol, warm_start or "B3LYP", "RKS", grids)
     warm.conv_tol = conv_tol
     warm.kernel()
     if not warm.converged:
@@ -363,7 +363,7 @@ def _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_
     summary = mf.scf_summary
     dipole = mf.dip_moment(unit="Debye", verbose=0)
     return Result(
-        functional=functional,
+        functional=functional.name,
         basis=molecule.basis,
         charge=molecule.charge,
         spin=molecule.spin,
@@ -375,7 +375,7 @@ def _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_
         e_xc=float(summary["exc"]),
         nuclear=float(summary["nuc"]),
         converged=bool(mf.converged),
-        cycles=int(sum(1 for h in history if h["stage"] == functional)),
+        cycles=int(sum(1 for h in history if h["stage"] == functional.name)),
         convergence_steps=steps,
         mo_energy=mo_energy.tolist(),
         mo_occ=mo_occ.tolist(),
@@ -392,14 +392,16 @@ def _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_
     )
 
 
-def evaluate_xc(molecule: Molecule, functional: str, dm: np.ndarray, grids) -> tuple[float, np.ndarray]:
+def evaluate_xc(
+    molecule: Molecule, functional: Functional | str, dm: np.ndarray, grids
+) -> tuple[float, np.ndarray]:
     """E_xc (Hartree) and its potential matrix dE_xc/dD for a given density matrix, no SCF.
 
     ``dm`` is the total (nao, nao) density matrix (restricted) or (2, nao, nao) spin density
     matrices (unrestricted); the potential has the same shape. For hybrids the exact-exchange part
     is included in both, as in PySCF's ``scf_summary['exc']``.
     """
-    functional = check_functional(functional)
+    functional = functionals.resolve(functional)
     mol = molecule.to_pyscf()
     dm = np.asarray(dm, dtype=float)
     nao = mol.nao_nr()
@@ -415,85 +417,3 @@ def evaluate_xc(molecule: Molecule, functional: str, dm: np.ndarray, grids) -> t
     if kind == "UKS":
         vj = vj[0] + vj[1]
     return float(veff.exc), np.asarray(veff) - vj
-
-
-def run_scf_stored(
-    molecule: Molecule,
-    functional: str,
-    store,
-    *,
-    kind: str | None = None,
-    grid: GridSpec | None = None,
-    warm_start: str | None = "B3LYP",
-    occupations: tuple | None = None,
-    dm0: np.ndarray | None = None,
-    callback: Callable[[dict], None] | None = None,
-    on_wait: Callable[[dict], None] | None = None,
-) -> tuple[Result, bool]:
-    """run_scf through a results store (explorer.store.ResultsStore): returns (result, cached),
-    ``cached`` True when an identical request was already stored or was computed meanwhile by
-    another session or process (which this call then waited for; ``on_wait`` is told when waiting
-    starts). Only converged results are stored. A start density ``dm0`` (e.g. a neighbouring
-    point's, in scans) replaces the warm start; a digest of it goes into the key."""
-    from explorer.store import canonical_request, request_key
-
-    functional = check_functional(functional)
-    kind = _resolve_kind(molecule, kind, occupations)
-    grid = grid or GridSpec()
-    # Only DM21 runs use a warm start; its canonical name keeps "b3lyp" and "B3LYP" one key.
-    warm = check_functional(warm_start) if network.is_dm21(functional) and warm_start else None
-    if dm0 is not None:
-        # The start density can decide which SCF solution is found (stretched bonds): it is part of
-        # the key, so a scan repeated along the same path finds its points, another path does not.
-        start = np.ascontiguousarray(np.round(np.asarray(dm0, dtype=float), 8))
-        warm = "start density " + hashlib.sha256(start.tobytes()).hexdigest()[:16]
-    request = canonical_request(molecule, functional, kind, grid.as_dict(), warm, occupations)
-    key = request_key(request)
-    stored = _stored_result(store, key)
-    if stored is not None:
-        return stored, True
-    with store.exclusive(key, on_wait=on_wait):
-        stored = _stored_result(store, key)  # computed by whoever held the claim before us
-        if stored is not None:
-            return stored, True
-        result = run_scf(
-            molecule,
-            functional,
-            kind=kind,
-            grid=grid,
-            warm_start=warm_start,
-            dm0=dm0,
-            occupations=occupations,
-            callback=callback,
-        )
-        if result.converged:
-            store.put(key, request, result.to_dict(), molecule.formula(), result.dm, name=molecule.name)
-    return result, False
-
-
-def run_scf_reporting(
-    molecule: Molecule, functional: str, store, task: str, progress: Callable[[dict], None] | None, **options
-) -> tuple[Result, bool]:
-    """run_scf_stored (``options`` are its keywords) telling ``progress`` what happens, each message
-    a dict labelled {"task": task}: every SCF iteration (run_scf's callback dict), waiting for
-    another session, and the outcome ("stage": "done", "NOT converged" or "from the store")."""
-
-    def tell(message: dict) -> None:
-        if progress is not None:
-            progress({**message, "task": task})
-
-    def waiting(holder: dict) -> None:
-        tell({"stage": "waiting for the same calculation in another session"})
-
-    result, cached = run_scf_stored(molecule, functional, store, callback=tell, on_wait=waiting, **options)
-    stage = "from the store" if cached else ("done" if result.converged else "NOT converged")
-    tell({"stage": stage, "energy": result.energy})
-    return result, cached
-
-
-def _stored_result(store, key: str) -> Result | None:
-    stored = store.get(key)
-    if stored is None:
-        return None
-    names = {f.name for f in fields(Result)}
-    return Result(**{k: v for k, v in stored.items() if k in names})

@@ -7,8 +7,8 @@ import csv
 import io
 import json
 
-from explorer.grids import GridSpec
-from explorer.molecules import Molecule
+from explorer.chem.molecules import Molecule
+from explorer.engine.grids import GridSpec
 
 
 def table_csv(rows: list[dict]) -> str:
@@ -52,7 +52,7 @@ Run with the DM21 Explorer environment: .venv/bin/python this_script.py
 import json
 
 from explorer import GridSpec, Molecule, ResultsStore
-from explorer.compare import comparison_table, compare_functionals
+from explorer.analyses.compare import comparison_table, compare_functionals
 
 molecule = Molecule(
     atoms=(

@@ -12,7 +12,7 @@ Units and signs:
   ``grid_contribution``); for a classical functional it is exc_per_particle(r) * rho(r) from libxc
   plus, for a hybrid, the hybrid coefficient times the local Hartree-Fock exchange energy density
   (so that the map integrates to the functional's full E_xc, exact exchange included);
-- local HF exchange e_x^HF(r; omega) = sum over spins of -1/2 sum_ab E_b F_b (explorer.features),
+- local HF exchange e_x^HF(r; omega) = sum over spins of -1/2 sum_ab E_b F_b (explorer.engine.features),
   the inputs DM21 reads at omega = 0 (1/r) and 0.4/bohr (erf(0.4 r)/r); negative;
 - the enhancement factor F(r) = e_xc(r) / e_x^LDA(r), e_x^LDA = -(3/4)(6/pi)^(1/3)
   (rho_a^(4/3) + rho_b^(4/3)) (Slater exchange), dimensionless; NaN where rho < ENHANCEMENT_RHO_FLOOR.
@@ -32,8 +32,10 @@ from pyscf import lib
 from pyscf.dft import numint
 from pyscf.tools import cubegen
 
-from explorer import features, network
+from explorer.chem.numbers import parse_numbers
+from explorer.engine import features, network
 from explorer.errors import InputError
+from explorer.functionals import is_dm21
 
 #: Angstrom per bohr.
 BOHR_ANGSTROM = lib.param.BOHR
@@ -141,7 +143,7 @@ def point_values(mol, dm: np.ndarray, coords: np.ndarray, functionals=()) -> Poi
     omegas = list(network.HFX_OMEGAS)
     plans = {}
     for f in functionals:
-        if network.is_dm21(f):
+        if is_dm21(f):
             plans[f] = ("dm21", network.load_network(f))
         else:
             omega, alpha, hyb = classical_coefficients(f)
@@ -207,8 +209,8 @@ def energy_density_on_grid(mol, functional: str, dm: np.ndarray, grids) -> np.nd
     """XC energy density (Hartree/bohr^3) of ``functional`` at each point of the molecular grid
     ``grids`` for density ``dm``: sum(grids.weights * e) is E_xc on that grid. For DM21 it is what
     DM21NumInt.integrate reports (the SCF's own numbers); for classical functionals point_values."""
-    if network.is_dm21(functional):
-        from explorer.numint import DM21NumInt
+    if is_dm21(functional):
+        from explorer.engine.numint import DM21NumInt
 
         dm_a, dm_b = spin_density_matrices(dm)
         out = np.zeros(grids.weights.size)
@@ -395,12 +397,7 @@ def parse_plane(text: str, n_atoms: int) -> tuple[int, int, int] | None:
     text = (text or "molecular").strip().lower()
     if text in ("molecular", "molecule", "principal"):
         return None
-    try:
-        numbers = [int(x) for x in text.replace(";", ",").split(",") if x.strip()]
-    except ValueError:
-        raise InputError(
-            f"--plane must be 'molecular' or three atom numbers like 1,2,3; got {text!r}"
-        ) from None
+    numbers = parse_numbers(text, "--plane atom numbers (or 'molecular')", whole=True)
     if len(numbers) != 3:
         raise InputError(f"--plane needs three atom numbers (1 to {n_atoms}), got {len(numbers)}")
     if any(i < 1 or i > n_atoms for i in numbers):
@@ -423,8 +420,8 @@ def bond_line(mol, i: int, j: int, points: int = 201, extend: float = 1.0) -> tu
 
 
 # ---------------------------------------------------------------------------------------------
-# The app's views as tasks: functions of plain arguments (an explorer.molecules.Molecule, density
-# matrices, names) that explorer.tasks.fan_out can run on a worker. ``store`` and ``progress`` are
+# The app's views as tasks: functions of plain arguments (an explorer.chem.molecules.Molecule, density
+# matrices, names) that explorer.runs.tasks.fan_out can run on a worker. ``store`` and ``progress`` are
 # the keywords it passes: nothing here goes into the results store, and ``progress`` hears the stage.
 
 #: Atoms within this distance (Angstrom) of a plane are marked on its maps.
@@ -506,8 +503,8 @@ def grid_integrals(molecule, dm, functionals, grid=None, *, store=None, progress
     GridSpec; None: the DM21 reference grid): {"integral": its XC energy density summed with the
     grid weights, "pyscf": PySCF's own E_xc of a classical functional on the same density and grid
     (analytic exact exchange), None for DM21}, all in Hartree."""
-    from explorer.grids import GridSpec, build_grids
-    from explorer.scf import evaluate_xc
+    from explorer.engine.grids import GridSpec, build_grids
+    from explorer.engine.scf import evaluate_xc
 
     _tell(progress, "integrating the XC energy densities over the molecular grid")
     mol = molecule.to_pyscf()
@@ -515,7 +512,7 @@ def grid_integrals(molecule, dm, functionals, grid=None, *, store=None, progress
     return {
         f: {
             "integral": integrate_on_grid(energy_density_on_grid(mol, f, dm, grids), grids),
-            "pyscf": None if network.is_dm21(f) else float(evaluate_xc(molecule, f, dm, grids)[0]),
+            "pyscf": None if is_dm21(f) else float(evaluate_xc(molecule, f, dm, grids)[0]),
         }
         for f in functionals
     }

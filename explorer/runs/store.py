@@ -1,15 +1,13 @@
-"""Results store: every calculation in an embedded SQLite database, keyed by its canonical inputs.
+"""Results store: every calculation in an embedded SQLite database, keyed by its canonical request.
 
-The key is the SHA-256 of the request as canonical JSON: geometry (Angstrom, rounded to 1e-8),
-charge, 2S, basis, functional, SCF kind, grid spec, warm start, fixed occupations and the code
-version. Identical requests find their stored result; anything that could change a number
-changes the key. The database lives in the user data folder (``$DM21_EXPLORER_DB`` overrides)
+Keys come from explorer.runs.request (the one place that decides what identifies a calculation):
+identical requests find their stored result; anything that could change a number changes the
+key. The database lives in the user data folder (``$DM21_EXPLORER_DB`` overrides)
 and is shared by the app's sessions and the CLI; WAL mode lets readers and a writer work at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -25,12 +23,7 @@ import numpy as np
 import platformdirs
 
 from explorer.errors import ExplorerError
-from explorer.molecules import Molecule
-from explorer.settings import DB_TIMEOUT_ENV, db_timeout
-
-DB_ENV = "DM21_EXPLORER_DB"
-#: Bump when a change to the engine can change stored numbers: old entries then stop matching.
-ENGINE_VERSION = "2"
+from explorer.settings import DB_TIMEOUT_ENV, database_path, db_timeout
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS results (
@@ -59,39 +52,7 @@ FOREIGN_CLAIM_TIMEOUT = 24 * 3600.0
 
 def default_path() -> Path:
     """The database file: ``$DM21_EXPLORER_DB``, else results.sqlite3 in the user data folder."""
-    override = os.environ.get(DB_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("dm21-explorer")) / "results.sqlite3"
-
-
-def canonical_request(
-    molecule: Molecule,
-    functional: str,
-    kind: str,
-    grid: dict,
-    warm_start: str | None,
-    occupations=None,
-) -> dict:
-    """The inputs that determine a result, as plain JSON-ready data."""
-    return {
-        "atoms": [[s, [round(float(c), 8) + 0.0 for c in xyz]] for s, xyz in molecule.atoms],
-        "charge": molecule.charge,
-        "spin": molecule.spin,
-        "basis": molecule.basis.lower(),
-        "functional": functional,
-        "kind": kind,
-        "grid": grid,
-        "warm_start": warm_start,
-        "occupations": None if occupations is None else [np.asarray(o, float).tolist() for o in occupations],
-        "engine": ENGINE_VERSION,
-    }
-
-
-def request_key(request: dict) -> str:
-    """SHA-256 of the request's canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return database_path() or Path(platformdirs.user_data_dir("dm21-explorer")) / "results.sqlite3"
 
 
 class ResultsStore:

@@ -17,11 +17,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from explorer import network
+from explorer import settings
+from explorer.chem.molecules import Molecule, from_library, from_smiles
+from explorer.engine import network
+from explorer.engine.scf import run_scf
 from explorer.errors import InputError
-from explorer.molecules import Molecule, from_library, from_smiles
-from explorer.numint import memory_budget_mb
-from explorer.scf import run_scf
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def run_case(
         "b3lyp": b3lyp,
         "dm21": fast,
         "ratio": fast["scf_seconds"] / b3lyp["scf_seconds"],
-        "memory_budget_mb": memory_budget_mb(),
+        "memory_budget_mb": settings.memory_budget_mb(),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,  # KiB on Linux
     }
     if exact:

@@ -13,8 +13,8 @@ import numpy as np
 from pyscf.data import elements
 from pyscf.lib import param
 
+from explorer.chem.molecules import Molecule
 from explorer.errors import InputError
-from explorer.molecules import Molecule
 
 DM21_NOTE = "DM21 rows use B3LYP's D3(BJ) parameters, as the DM21 authors did."
 

@@ -53,10 +53,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from explorer.chem.molecules import Molecule, parse_atoms
+from explorer.engine.grids import GridSpec
 from explorer.errors import ConvergenceError, InputError
-from explorer.grids import GridSpec
-from explorer.molecules import Molecule, parse_atoms
-from explorer.scf import check_functional, run_scf_reporting
+from explorer.functionals import resolve
+from explorer.runs.cached import run_scf_reporting
 
 #: Exact nonrelativistic energies (Hartree, infinite nuclear mass) used for the limits below.
 H_ATOM = -0.5
@@ -214,7 +215,7 @@ def fractional_charge(
     from its nearest computed neighbour's density. ``progress`` receives run_scf's iteration dicts
     with a "task" label, and {"task", "stage": "done" | "from the store", "energy"} per point.
     """
-    functional = check_functional(functional)
+    functional = resolve(functional).name
     _require_uks(kind)
     deltas = _abscissae(deltas, points, -1.0, 1.0, "delta (added electrons)", "give at least one delta")
     occupations = [charge_occupations(molecule, d) for d in deltas]
@@ -252,7 +253,7 @@ def fractional_spin(
     "s2", "cached"}. f = 0 is computed first, then the others outward, each from its nearest computed
     neighbour's density; ``progress`` as in ``fractional_charge``.
     """
-    functional = check_functional(functional)
+    functional = resolve(functional).name
     _require_uks(kind)
     if molecule.spin < 1:
         raise InputError("fractional spin needs an unpaired electron (2S >= 1)")
@@ -531,7 +532,7 @@ def scan(
     (Hartree), "s2" (<S^2>), "cached"}; a point whose SCF did not converge is returned with
     converged False (and is not stored). ``progress`` as in ``fractional_charge``.
     """
-    functional = check_functional(functional)
+    functional = resolve(functional).name
     molecules = scan_geometries(template, values, charge=charge, spin=spin, basis=basis)
     for m in molecules:
         m.to_pyscf()  # a bad basis is reported before any calculation

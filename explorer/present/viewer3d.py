@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import py3Dmol
 
-from explorer.molecules import Molecule
+from explorer.chem.molecules import Molecule
 
 #: Where the Streamlit app serves 3Dmol.js (./static/3Dmol-min.js with server.enableStaticServing).
 DEFAULT_JS_URL = "/app/static/3Dmol-min.js"

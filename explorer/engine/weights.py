@@ -29,9 +29,10 @@ from pathlib import Path
 
 import platformdirs
 
+from explorer import settings
 from explorer.errors import WeightsError
-
-CHECKPOINT_NAMES = ("DM21", "DM21m", "DM21mc", "DM21mu")
+from explorer.functionals import DM21_NAMES
+from explorer.settings import CHECKPOINTS_ENV
 
 OFFICIAL_COMMIT = "72c72d530f7de050451014895c1068b588f94733"
 OFFICIAL_BASE_URL = (
@@ -39,9 +40,6 @@ OFFICIAL_BASE_URL = (
     f"{OFFICIAL_COMMIT}/density_functional_approximation_dm21/density_functional_approximation_dm21"
 )
 
-CHECKPOINTS_ENV = "DM21_CHECKPOINTS"
-CACHE_DIR_ENV = "DM21_CACHE_DIR"
-WEIGHTS_URL_ENV = "DM21_WEIGHTS_URL"
 
 DOWNLOAD_COMMAND = "python -m explorer weights download"
 
@@ -54,8 +52,8 @@ _verified_lock = threading.Lock()
 
 def _fix_hint() -> str:
     """Return the one-clause fix suggestion that fits the current environment."""
-    folders = ", ".join(f"{n}/" for n in CHECKPOINT_NAMES)
-    if os.environ.get(CHECKPOINTS_ENV):
+    folders = ", ".join(f"{n}/" for n in DM21_NAMES)
+    if settings.checkpoints_path():
         return (
             f"fix: point {CHECKPOINTS_ENV} at a folder holding intact {folders}, "
             f"or unset it and run `{DOWNLOAD_COMMAND}`"
@@ -64,16 +62,16 @@ def _fix_hint() -> str:
 
 
 def _check_name(name: object) -> str:
-    """Return ``name`` if it is one of CHECKPOINT_NAMES, else raise WeightsError."""
-    if not isinstance(name, str) or name not in CHECKPOINT_NAMES:
-        raise WeightsError(f"unknown DM21 checkpoint {name!r}; valid names: {', '.join(CHECKPOINT_NAMES)}")
+    """Return ``name`` if it is one of DM21_NAMES, else raise WeightsError."""
+    if not isinstance(name, str) or name not in DM21_NAMES:
+        raise WeightsError(f"unknown DM21 checkpoint {name!r}; valid names: {', '.join(DM21_NAMES)}")
     return name
 
 
 @functools.cache
 def _load_sums() -> dict[str, str]:
     """Parse the packaged SHA-256 list into {relative path: hex digest}."""
-    text = files("explorer").joinpath(_SUMS_RESOURCE).read_text(encoding="utf-8")
+    text = files("explorer.engine").joinpath(_SUMS_RESOURCE).read_text(encoding="utf-8")
     sums: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -103,15 +101,15 @@ def cache_dir() -> Path:
     ``$DM21_CACHE_DIR/checkpoints`` if that variable is set, else ``checkpoints`` in the
     platform's user cache folder for "dm21-explorer".
     """
-    override = os.environ.get(CACHE_DIR_ENV)
+    override = settings.cache_path()
     if override:
-        return Path(override).expanduser() / "checkpoints"
+        return override / "checkpoints"
     return Path(platformdirs.user_cache_dir("dm21-explorer")) / "checkpoints"
 
 
 def _shared_root() -> Path:
     """Return ``<repo>/../shared/dm21/checkpoints``, where <repo> holds the explorer package."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     return repo.parent / "shared" / "dm21" / "checkpoints"
 
 
@@ -122,9 +120,9 @@ def candidate_roots() -> list[tuple[str, Path]]:
     the cache folder, then the shared folder beside the repository.
     """
     roots: list[tuple[str, Path]] = []
-    override = os.environ.get(CHECKPOINTS_ENV)
+    override = settings.checkpoints_path()
     if override:
-        roots.append((CHECKPOINTS_ENV, Path(override).expanduser()))
+        roots.append((CHECKPOINTS_ENV, override))
     roots.append(("cache", cache_dir()))
     roots.append(("shared", _shared_root()))
     return roots
@@ -193,7 +191,7 @@ def _locate(name: str) -> tuple[Path | None, list[str]]:
     instead of being hidden by another copy.
     """
     roots = candidate_roots()
-    if os.environ.get(CHECKPOINTS_ENV):
+    if settings.checkpoints_path():
         roots = roots[:1]
     looked = []
     for label, root in roots:
@@ -228,7 +226,7 @@ def status() -> list[dict]:
     WeightsError message when ``ok`` is False.
     """
     report = []
-    for name in CHECKPOINT_NAMES:
+    for name in DM21_NAMES:
         folder, _ = _locate(name)
         try:
             find_checkpoint(name)
@@ -294,7 +292,7 @@ def _fetch(url: str, target: Path, digest: str, timeout: float) -> None:
 def download(
     dest: Path | None = None,
     base_url: str | None = None,
-    names: Iterable[str] = CHECKPOINT_NAMES,
+    names: Iterable[str] = DM21_NAMES,
     timeout: float = 60,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
@@ -310,7 +308,7 @@ def download(
         names = (names,)
     names = list(dict.fromkeys(_check_name(n) for n in names))
     dest = Path(dest).expanduser() if dest is not None else cache_dir()
-    base_url = (base_url or os.environ.get(WEIGHTS_URL_ENV) or OFFICIAL_BASE_URL).rstrip("/")
+    base_url = (base_url or settings.weights_url() or OFFICIAL_BASE_URL).rstrip("/")
     say = progress or (lambda message: None)
     created = not dest.exists()
     try:
