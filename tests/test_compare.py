@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import InputError, ResultsStore, from_library, parse_atoms
+from explorer import InputError, Molecule, ResultsStore, from_library, parse_atoms
 from explorer.analyses.compare import compare_functionals, comparison_table, experimental_atomization
 from explorer.chem import units
 from explorer.chem.dispersion import d3bj_energy
@@ -110,3 +110,33 @@ def test_cli_compare_bad_unit_is_one_line(tmp_path):
         timeout=120,
     )
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "unknown energy unit" in run.stderr
+
+
+HOSTILE_NAMES = [
+    '""";__import__("os").system("echo INJECTED");"""',
+    "\\N",
+    "'''; raise SystemExit(3); '''",
+    "a\nimport os; os.system('echo INJECTED')\n#",
+    "\\",
+    "{unit}{0}%s",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_exported_script_keeps_user_text_out_of_its_code(name):
+    """Issue 17 (4): a molecule's name (from an XYZ comment line, shared through the store) must
+    never change the exported script's code: it compiles, and the name comes back as data."""
+    import ast
+
+    molecule = Molecule(atoms=(("H", (0.0, 0.0, 0.0)), ("H", (0.0, 0.0, 0.74))), basis="sto-3g", name=name)
+    source = comparison_script(molecule, ["B3LYP"], grid=GRID, baseline=name, unit="kcal/mol")
+    tree = ast.parse(source)  # a SyntaxError fails the test
+    calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    called = {getattr(f, "id", None) or getattr(f, "attr", None) for f in calls}
+    assert called <= {"loads", "Molecule", "GridSpec", "ResultsStore", "compare_functionals",
+                      "comparison_table", "print", "dumps", "tuple"}  # fmt: skip
+    namespace = {}
+    data_lines = source[: source.index("molecule = ")]
+    exec(compile(data_lines, "<script header>", "exec"), namespace)  # imports and the data only
+    assert namespace["REQUEST"]["molecule"]["name"] == name
+    assert namespace["REQUEST"]["baseline"] == name

@@ -29,6 +29,41 @@ def table_json(rows: list[dict], **metadata) -> str:
     return json.dumps({"metadata": metadata, "rows": rows}, indent=2)
 
 
+#: The exported script's code. Nothing of the user's reaches it but the JSON text that replaces
+#: REQUEST_TEXT, written as a Python string literal by repr(): a name can hold quotes, backslashes or
+#: newlines and still be only data.
+_SCRIPT = """\
+\"\"\"Reproduces a DM21 Explorer comparison: the molecule and options are the data in REQUEST.
+
+Run with the DM21 Explorer environment: .venv/bin/python this_script.py
+\"\"\"
+
+import json
+
+from explorer import GridSpec, Molecule, ResultsStore, compare_functionals, comparison_table
+
+REQUEST = json.loads(REQUEST_TEXT)
+
+molecule = Molecule(
+    atoms=tuple((symbol, tuple(xyz)) for symbol, xyz in REQUEST["molecule"]["atoms"]),
+    charge=REQUEST["molecule"]["charge"],
+    spin=REQUEST["molecule"]["spin"],  # 2S, the number of unpaired electrons
+    basis=REQUEST["molecule"]["basis"],
+    name=REQUEST["molecule"]["name"],
+)
+rows = compare_functionals(
+    molecule,
+    REQUEST["functionals"],
+    ResultsStore(),  # the shared results database: identical requests answer at once
+    grid=GridSpec(**REQUEST["grid"]),
+    with_dispersion=REQUEST["with_dispersion"],
+    with_atomization=REQUEST["with_atomization"],
+)
+table = comparison_table(rows, baseline=REQUEST["baseline"], unit=REQUEST["unit"])
+print(json.dumps(table, indent=2))
+"""
+
+
 def comparison_script(
     molecule: Molecule,
     functionals: list[str],
@@ -39,38 +74,22 @@ def comparison_script(
     baseline: str | None = None,
     unit: str = "kcal/mol",
 ) -> str:
-    """Python source that recomputes a comparison with explorer's API and prints its table as
-    JSON. Run it with the project's environment: ``.venv/bin/python script.py``."""
-    grid = grid or GridSpec()
-    atoms = ",\n".join(f"        ({s!r}, ({x!r}, {y!r}, {z!r}))" for s, (x, y, z) in molecule.atoms)
-    label = f"{molecule.name or molecule.formula()} ({molecule.basis})"
-    return f'''"""Reproduces a DM21 Explorer comparison of {label}.
-
-Run with the DM21 Explorer environment: .venv/bin/python this_script.py
-"""
-
-import json
-
-from explorer import GridSpec, Molecule, ResultsStore
-from explorer.analyses.compare import comparison_table, compare_functionals
-
-molecule = Molecule(
-    atoms=(
-{atoms},
-    ),
-    charge={molecule.charge},
-    spin={molecule.spin},  # 2S, the number of unpaired electrons
-    basis={molecule.basis!r},
-    name={molecule.name!r},
-)
-rows = compare_functionals(
-    molecule,
-    {list(functionals)!r},
-    ResultsStore(),  # the shared results database: identical requests answer at once
-    grid=GridSpec(level={grid.level}, spec={grid.spec!r}, prune={grid.prune}),
-    with_dispersion={with_dispersion},
-    with_atomization={with_atomization},
-)
-table = comparison_table(rows, baseline={baseline!r}, unit={unit!r})
-print(json.dumps(table, indent=2))
-'''
+    """Python source that recomputes a comparison with explorer's public API and prints its table as
+    JSON. Run it with the project's environment: ``.venv/bin/python script.py``. The request is data
+    (JSON in a string literal), so no text of the user's can change the script's code."""
+    request = {
+        "molecule": {
+            "atoms": [[symbol, [float(c) for c in xyz]] for symbol, xyz in molecule.atoms],
+            "charge": int(molecule.charge),
+            "spin": int(molecule.spin),
+            "basis": str(molecule.basis),
+            "name": str(molecule.name),
+        },
+        "functionals": [str(f) for f in functionals],
+        "grid": (grid or GridSpec()).as_dict(),
+        "with_dispersion": bool(with_dispersion),
+        "with_atomization": bool(with_atomization),
+        "baseline": None if baseline is None else str(baseline),
+        "unit": str(unit),
+    }
+    return _SCRIPT.replace("REQUEST_TEXT", repr(json.dumps(request)), 1)
