@@ -235,3 +235,20 @@ def test_atomization_energies_have_sources():
         molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "atom", 1.0)
     with pytest.raises(ValueError, match="category"):
         molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "planet")
+
+
+def test_electrons_that_do_not_fit_the_basis_are_refused():
+    """Issue 17 (1): H2/STO-3G has 2 spatial orbitals, room for 2 alpha and 2 beta electrons. With
+    charge -4 (6 electrons) PySCF dropped the extra ones and the SCF 'converged'; now refused."""
+    from explorer import run_scf
+
+    anion = molecules.parse_atoms("H 0 0 0; H 0 0 0.74", charge=-4, spin=0, basis="sto-3g")
+    with pytest.raises(InputError, match=r"6 electrons .* 3 alpha and 3 beta .* only 2 orbitals per spin"):
+        anion.to_pyscf()
+    with pytest.raises(InputError, match="orbitals per spin"):
+        run_scf(anion, "B3LYP")
+    high_spin = molecules.parse_atoms("H 0 0 0; H 0 0 0.74", charge=-2, spin=4, basis="sto-3g")
+    with pytest.raises(InputError, match="4 alpha and 0 beta"):
+        high_spin.to_pyscf()
+    # What fits is accepted: H2(2-) closed shell fills both orbitals of both spins.
+    assert molecules.parse_atoms("H 0 0 0; H 0 0 0.74", charge=-2, basis="sto-3g").to_pyscf().nao_nr() == 2

@@ -68,6 +68,7 @@ class Molecule:
             ) from None
         if mol.nao_nr() == 0:
             raise InputError(f"basis set {self.basis!r} has no functions for {self.formula()}")
+        _check_fits(self.n_electrons, self.spin, mol.nao_nr(), self.basis)
         return mol
 
     def formula(self) -> str:
@@ -110,6 +111,18 @@ def _check_spin(n_electrons: int, spin: int) -> None:
         raise InputError(
             f"spin 2S={spin} does not match the parity of {n_electrons} electrons "
             "(2S must be even for an even electron count, odd for an odd one)"
+        )
+
+
+def _check_fits(n_electrons: int, spin: int, n_orbitals: int, basis: str) -> None:
+    """InputError unless the (N + 2S)/2 alpha and (N - 2S)/2 beta electrons fit the basis's
+    ``n_orbitals`` spatial orbitals (PySCF would silently leave the extra ones out)."""
+    n_alpha, n_beta = (n_electrons + spin) // 2, (n_electrons - spin) // 2
+    if n_alpha > n_orbitals:
+        raise InputError(
+            f"{n_electrons} electrons with 2S={spin} need {n_alpha} alpha and {n_beta} beta orbitals, but "
+            f"basis {basis!r} has only {n_orbitals} orbitals per spin: choose a larger basis, or a "
+            "charge or spin that fits"
         )
 
 
