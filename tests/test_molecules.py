@@ -252,3 +252,20 @@ def test_electrons_that_do_not_fit_the_basis_are_refused():
         high_spin.to_pyscf()
     # What fits is accepted: H2(2-) closed shell fills both orbitals of both spins.
     assert molecules.parse_atoms("H 0 0 0; H 0 0 0.74", charge=-2, basis="sto-3g").to_pyscf().nao_nr() == 2
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda: molecules.parse_atoms("² 0 0 0"),  # '²'.isdigit() is True, int('²') raised ValueError
+        lambda: molecules.parse_xyz("²\n\nH 0 0 0\n"),
+        lambda: molecules.parse_atoms("١ 0 0 0"),  # Arabic-Indic digit one
+        lambda: molecules.from_smiles("*C"),  # RDKit's wildcard atom reached PySCF's element table
+        lambda: molecules.from_smiles("[*]"),
+    ],
+)
+def test_unicode_digits_and_wildcards_are_one_line_input_errors(parse):
+    """Issue 17 (9): every bad token is an InputError, never another exception."""
+    with pytest.raises(InputError) as info:
+        parse()
+    assert "\n" not in str(info.value)

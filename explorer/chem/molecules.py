@@ -87,11 +87,17 @@ def _atomic_number(symbol: str) -> int:
     return elements.charge(symbol)
 
 
+def _is_count(text: str) -> bool:
+    """True for a plain ASCII whole number ("12"); str.isdigit alone accepts '²' and other digits
+    that int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _normalise_symbol(token: str) -> str:
     """Returns the element symbol for ``token`` (any case, or an atomic number), else InputError."""
     from pyscf.data import elements
 
-    if token.isdigit():
+    if _is_count(token):
         z = int(token)
         if 1 <= z < len(elements.ELEMENTS):
             return elements.ELEMENTS[z]
@@ -173,7 +179,7 @@ def parse_xyz(
     A bare list of atom lines (no count and comment) is accepted too.
     """
     lines = [line for line in text.strip().splitlines()]
-    if lines and lines[0].strip().isdigit():
+    if lines and _is_count(lines[0].strip()):
         count = int(lines[0].strip())
         body = [line for line in lines[2:] if line.strip()]
         if len(body) != count:
@@ -195,6 +201,11 @@ def from_smiles(
     mol = Chem.MolFromSmiles(smiles.strip()) if smiles and smiles.strip() else None
     if mol is None:
         raise InputError(f"invalid SMILES {smiles!r}")
+    wildcards = sum(1 for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
+    if wildcards:
+        raise InputError(
+            f"SMILES {smiles.strip()!r} has {wildcards} wildcard atom(s) '*': give real elements"
+        )
     mol = Chem.AddHs(mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
