@@ -52,6 +52,23 @@ def label_style(dark: bool) -> dict:
     }
 
 
+def _principal_rotation(molecule: Molecule) -> tuple[np.ndarray, np.ndarray | None]:
+    """(atom positions less their centroid, the proper rotation whose rows are the principal axes,
+    largest spread first, each pointing to the atom farthest along it); no rotation (None) for one
+    atom or coincident atoms."""
+    xyz = np.array([position for _, position in molecule.atoms], dtype=float)
+    centred = xyz - xyz.mean(axis=0)
+    if len(xyz) < 2 or not np.any(centred):
+        return centred, None
+    _, _, vt = np.linalg.svd(centred, full_matrices=True)
+    axes = vt[:2]
+    for k in range(2):
+        projection = centred @ axes[k]
+        if projection[np.argmax(np.abs(projection))] < 0:
+            axes[k] = -axes[k]
+    return centred, np.vstack([axes, np.cross(axes[0], axes[1])])
+
+
 def principal_axes_frame(molecule: Molecule) -> Molecule:
     """The same molecule rigidly moved so that its centroid is at the origin and its principal axes
     (of the unweighted atom positions) lie along x (largest spread), y and z (smallest spread).
@@ -60,19 +77,8 @@ def principal_axes_frame(molecule: Molecule) -> Molecule:
     rotations are used (a mirror image would change the handedness of a chiral molecule), and each
     axis points to the atom farthest along it, so the result does not depend on the input orientation
     except for exact symmetry ties."""
-    xyz = np.array([position for _, position in molecule.atoms], dtype=float)
-    centred = xyz - xyz.mean(axis=0)
-    if len(xyz) < 2 or not np.any(centred):
-        rotated = centred
-    else:
-        _, _, vt = np.linalg.svd(centred, full_matrices=True)
-        axes = vt[:2]
-        for k in range(2):
-            projection = centred @ axes[k]
-            if projection[np.argmax(np.abs(projection))] < 0:
-                axes[k] = -axes[k]
-        rotation = np.vstack([axes, np.cross(axes[0], axes[1])])
-        rotated = centred @ rotation.T
+    centred, rotation = _principal_rotation(molecule)
+    rotated = centred if rotation is None else centred @ rotation.T
     rotated = np.where(np.abs(rotated) < 1e-12, 0.0, rotated)
     atoms = tuple(
         (symbol, (float(x), float(y), float(z)))
@@ -119,17 +125,9 @@ def molecule_view_html(
 def _face_on_rotation(molecule: Molecule) -> tuple[float, tuple[float, float, float]]:
     """(angle in degrees, unit axis) of the proper rotation taking the molecule's principal axes (as in
     principal_axes_frame) onto x, y, z; (0, z) when there is none to make."""
-    xyz = np.array([position for _, position in molecule.atoms], dtype=float)
-    centred = xyz - xyz.mean(axis=0)
-    if len(xyz) < 2 or not np.any(centred):
+    _, rotation = _principal_rotation(molecule)
+    if rotation is None:
         return 0.0, (0.0, 0.0, 1.0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=True)
-    axes = vt[:2]
-    for k in range(2):
-        projection = centred @ axes[k]
-        if projection[np.argmax(np.abs(projection))] < 0:
-            axes[k] = -axes[k]
-    rotation = np.vstack([axes, np.cross(axes[0], axes[1])])
     cos = np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0)
     angle = float(np.degrees(np.arccos(cos)))
     if angle < 1e-6:
