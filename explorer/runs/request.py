@@ -20,7 +20,7 @@ from explorer.engine.scf import resolve_kind
 from explorer.functionals import Functional
 
 #: Bump when a change to the engine can change stored numbers: old entries then stop matching.
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 
 def canonical_request(
