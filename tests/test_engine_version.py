@@ -35,7 +35,8 @@ def compute() -> dict:
 
     energies = {}
     for name, (atoms, charge, spin, basis, functional, kind) in CASES.items():
-        result = run_scf(parse_atoms(atoms, charge, spin, basis), functional, kind=kind, grid=GridSpec(level=1))
+        molecule = parse_atoms(atoms, charge, spin, basis)
+        result = run_scf(molecule, functional, kind=kind, grid=GridSpec(level=1))
         assert result.converged, name
         energies[name] = result.energy
     return energies
@@ -64,5 +65,6 @@ if __name__ == "__main__" and "--write" in sys.argv:
     from explorer.runs.request import ENGINE_VERSION
 
     FINGERPRINT.parent.mkdir(exist_ok=True)
-    FINGERPRINT.write_text(json.dumps({"engine_version": ENGINE_VERSION, "energies": compute()}, indent=2) + "\n")
+    fingerprint = {"engine_version": ENGINE_VERSION, "energies": compute()}
+    FINGERPRINT.write_text(json.dumps(fingerprint, indent=2) + "\n")
     print(f"wrote {FINGERPRINT}")
