@@ -81,14 +81,21 @@ def test_functionals_differ():
             assert not np.allclose(values[i], values[j])
 
 
+#: Rounding budget of one float32 value-and-gradient pass, relative to the largest magnitude: about 24
+#: matrix products of length 256 in the forward and backward passes, each off by up to sqrt(256)
+#: float32 epsilons with any summation order a BLAS chooses: 24 * 16 * 2^-23 = 4.6e-5. Measured
+#: here: at most 80 epsilons (fast path) and 114 (the graph), of the 384 allowed.
+FLOAT32_PASS_BUDGET = 24 * 16 * float(np.finfo(np.float32).eps)
+
+
 @pytest.mark.parametrize("name", ["DM21", "DM21m", "DM21mc", "DM21mu"])
 def test_hand_derived_gradients_equal_automatic_ones(name):
     # The fast path (layers read from the checkpoint, backward pass by hand, BLAS + compiled kernels)
     # against the checkpoint's own graph under TensorFlow's automatic differentiation, on inputs the
     # load-time probe did not see, from tiny to large densities. Tolerance: network.PATH_TOLERANCE
-    # (twice float32 rounding). Both are then measured against the same layers in float64: the fast
-    # path's rounding error must be no larger than the graph's own (measured: 3.5e-6 to 9.6e-6 against
-    # the graph's 5.2e-6 to 1.4e-5), with 50% slack for other probe points.
+    # (twice float32 rounding). Both are then measured against the same layers in float64, with a
+    # budget from float32 arithmetic alone, so it holds for any BLAS's blocking of its sums (issue
+    # 17.14: a bound relative to the graph's own error failed on another x86-64 BLAS kernel).
     net = network.load_network(name)
     assert net.fast_path
     x = network.probe_features(2000, seed=7)
@@ -101,6 +108,6 @@ def test_hand_derived_gradients_equal_automatic_ones(name):
     for key in network.FEATURE_NAMES:
         scale = np.abs(exact.grads[key]).max()
         assert np.abs(fast.grads[key] - exact.grads[key]).max() <= network.PATH_TOLERANCE * scale, key
-        fast_error = np.abs(fast.grads[key] - reference.grads[key]).max()
-        graph_error = np.abs(exact.grads[key] - reference.grads[key]).max()
-        assert fast_error <= 1.5 * graph_error + 1e-6 * scale, key
+        budget = FLOAT32_PASS_BUDGET * np.abs(reference.grads[key]).max()
+        assert np.abs(fast.grads[key] - reference.grads[key]).max() <= budget, key
+        assert np.abs(exact.grads[key] - reference.grads[key]).max() <= budget, key
