@@ -269,3 +269,35 @@ def test_unicode_digits_and_wildcards_are_one_line_input_errors(parse):
     with pytest.raises(InputError) as info:
         parse()
     assert "\n" not in str(info.value)
+
+
+def _fast(call, seconds=3.0):
+    """Runs ``call`` expecting an InputError within ``seconds`` (wall time); returns its message."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        call()
+    assert time.perf_counter() - start < seconds
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_oversized_input_is_refused_before_the_expensive_step():
+    """Issue 17 (2): parsing runs in the app's server process. Measured before the fix: 20,000 atoms
+    took 19 s (an O(N^2) Python loop, twice per rerun), SMILES 'C'*300 more than 100 s of embedding."""
+    from explorer import settings
+
+    ceiling = settings.atom_ceiling()
+    many = "; ".join(f"H 0 0 {i}" for i in range(100_000))
+    assert "ceiling" in _fast(lambda: molecules.parse_atoms(many))
+    xyz = f"{100_000}\n\n" + "\n".join(f"H 0 0 {i}" for i in range(100_000))
+    assert "ceiling" in _fast(lambda: molecules.parse_xyz(xyz))
+    assert "ceiling" in _fast(lambda: molecules.from_smiles("C" * 10_000))
+    assert "ceiling" in _fast(lambda: molecules.from_smiles("C" * 300))  # 902 atoms with hydrogens
+    # At the ceiling itself the (vectorised) distance check is quick, and still finds clashes.
+    chain = "; ".join(f"H 0 0 {0.74 * i}" for i in range(ceiling))
+    assert len(molecules.parse_atoms(chain, spin=0).atoms) == ceiling
+    clash = "; ".join(f"H 0 0 {0.74 * i}" for i in range(ceiling - 1)) + f"; H 0 0.1 {0.74 * 7}"
+    message = _fast(lambda: molecules.parse_atoms(clash, spin=0), seconds=1.0)
+    assert f"atoms 8 and {ceiling} are too close (0.100 A" in message

@@ -11,7 +11,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
+from explorer import settings
 from explorer.errors import InputError
 
 #: Atoms closer than this (Angstrom) are rejected as a typing error.
@@ -120,6 +122,27 @@ def _check_spin(n_electrons: int, spin: int) -> None:
         )
 
 
+def _check_atom_count(n_atoms: int, what: str) -> None:
+    """InputError if ``n_atoms`` is above the hard ceiling (explorer.settings.atom_ceiling)."""
+    ceiling = settings.atom_ceiling()
+    if n_atoms > ceiling:
+        raise InputError(
+            f"{what} has {n_atoms} atoms, above the ceiling of {ceiling} atoms for any calculation here "
+            f"({settings.ATOM_CEILING_ENV})"
+        )
+
+
+def _check_characters(text: str, what: str, per_atom: int) -> None:
+    """InputError for a text longer than ``per_atom`` characters per atom of the ceiling: refused
+    before it is even split (an upload can be 200 MB)."""
+    most = per_atom * settings.atom_ceiling()
+    if len(text) > most:
+        raise InputError(
+            f"the {what} has {len(text)} characters, more than {most} for {settings.atom_ceiling()} atoms "
+            f"(the ceiling for any calculation here, {settings.ATOM_CEILING_ENV})"
+        )
+
+
 def _check_fits(n_electrons: int, spin: int, n_orbitals: int, basis: str) -> None:
     """InputError unless the (N + 2S)/2 alpha and (N - 2S)/2 beta electrons fit the basis's
     ``n_orbitals`` spatial orbitals (PySCF would silently leave the extra ones out)."""
@@ -139,11 +162,15 @@ def validate(molecule: Molecule) -> Molecule:
     coords = np.array([xyz for _, xyz in molecule.atoms], dtype=float)
     if not np.isfinite(coords).all():
         raise InputError("atom coordinates must be finite numbers")
-    for i in range(len(coords)):
-        d = np.linalg.norm(coords[i + 1 :] - coords[i], axis=1)
-        if d.size and d.min() < MIN_DISTANCE:
-            j = i + 1 + int(d.argmin())
-            raise InputError(f"atoms {i + 1} and {j + 1} are too close ({d.min():.3f} A < {MIN_DISTANCE} A)")
+    _check_atom_count(len(coords), "the molecule")
+    close = cKDTree(coords).query_pairs(MIN_DISTANCE, output_type="ndarray")
+    if len(close):
+        # As a scan from the first atom would report it: the lowest first atom, its nearest partner.
+        i = int(close.min())
+        partners = close[(close == i).any(axis=1)].max(axis=1)
+        d = np.linalg.norm(coords[partners] - coords[i], axis=1)
+        j = int(partners[d.argmin()])
+        raise InputError(f"atoms {i + 1} and {j + 1} are too close ({d.min():.3f} A < {MIN_DISTANCE} A)")
     _check_spin(molecule.n_electrons, molecule.spin)
     return molecule
 
@@ -155,11 +182,12 @@ def parse_atoms(
 
     ``spin`` None means the lowest spin consistent with the electron count (0 or 1).
     """
+    _check_characters(text, "atom list", 80)
+    entries = [raw for raw in text.replace("\n", ";").split(";") if raw.strip()]
+    _check_atom_count(len(entries), "the atom list")
     atoms = []
-    for raw in text.replace("\n", ";").split(";"):
+    for raw in entries:
         parts = raw.replace(",", " ").split()
-        if not parts:
-            continue
         if len(parts) != 4:
             raise InputError(f"cannot parse atom {raw.strip()!r}: expected 'Element x y z'")
         symbol = _normalise_symbol(parts[0])
@@ -178,6 +206,7 @@ def parse_xyz(
 
     A bare list of atom lines (no count and comment) is accepted too.
     """
+    _check_characters(text, "XYZ file", 80)
     lines = [line for line in text.strip().splitlines()]
     if lines and _is_count(lines[0].strip()):
         count = int(lines[0].strip())
@@ -198,9 +227,11 @@ def from_smiles(
     from rdkit.Chem import AllChem, Descriptors
 
     RDLogger.DisableLog("rdApp.*")
+    _check_characters(smiles or "", "SMILES", 10)
     mol = Chem.MolFromSmiles(smiles.strip()) if smiles and smiles.strip() else None
     if mol is None:
         raise InputError(f"invalid SMILES {smiles!r}")
+    _check_atom_count(mol.GetNumAtoms() + sum(a.GetTotalNumHs() for a in mol.GetAtoms()), "the SMILES")
     wildcards = sum(1 for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
     if wildcards:
         raise InputError(
