@@ -214,3 +214,62 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(tasks, "CONNECT_SECONDS", 2)
     with pytest.raises(tasks.ExplorerError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         tasks.client()
+
+
+def _wait_until(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+
+
+def test_a_job_waiting_for_another_sessions_claim_can_be_cancelled(two_workers):
+    """Issue 17 (3): cancel was checked only on SCF iterations, so a task waiting for another
+    process's claim went on waiting, and computed and stored once the claim was released."""
+    from explorer.runs.request import scf_request
+
+    store = ResultsStore()
+    molecule = parse_atoms(WATER.replace("0.587", "0.601"), basis="sto-3g")
+    _, key = scf_request(molecule, "PBE", grid=GridSpec(level=1))
+    with store.exclusive(key):  # another process computing the same request
+        job = tasks.submit_scf(molecule, "PBE", label="waiter", grid=GridSpec(level=1))
+        _wait_until(lambda: any(m["stage"].startswith("waiting") for m in job.messages), 60, "waiting")
+        tasks.cancel([job])
+        with pytest.raises(tasks.JobCancelled):
+            tasks.result(job)
+        time.sleep(1.0)  # the worker's next look at the claim (every 0.25 s) raises
+    time.sleep(2.0)  # had it gone on waiting, it would now take the claim, compute and store
+    assert store.get(key) is None
+    assert store._run("SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_a_worker_killed_mid_scf_fails_clearly_and_a_retry_stores_once(two_workers):
+    """Done-when of issue 17: a worker process killed in the middle of an SCF. The job fails with a
+    one-line error, the dead worker's claim is free at once on this host (its PID is gone; elsewhere
+    within LEASE_SECONDS by its lease), and asking again computes and stores exactly one result."""
+    import signal
+
+    from explorer.runs import store as store_module
+    from explorer.runs.request import scf_request
+
+    store = ResultsStore()
+    molecule = parse_atoms(WATER.replace("0.587", "0.611"), basis="6-31g")
+    _, key = scf_request(molecule, "DM21", grid=GridSpec(level=1))
+    job = tasks.submit_scf(molecule, "DM21", label="victim", grid=GridSpec(level=1))
+    _wait_until(lambda: any("cycle" in m for m in job.messages), 120, "SCF iterations")
+    where = [w for w, keys in two_workers.processing().items() if job.key in keys]
+    pids = two_workers.run(os.getpid, workers=where)
+    killed_at = time.monotonic()
+    os.kill(pids[where[0]], signal.SIGKILL)
+    with pytest.raises(tasks.ExplorerError, match="died") as info:
+        tasks.result(job, timeout=120)
+    assert "\n" not in str(info.value)
+    holder = store._holder(key)
+    assert holder is not None and not store_module._claim_alive(holder)  # dead: free to take over
+    assert time.monotonic() - killed_at < 60
+    _wait_until(lambda: len(two_workers.scheduler_info()["workers"]) == 2, 120, "the worker restarted")
+    retry = tasks.submit_scf(molecule, "DM21", label="retry", grid=GridSpec(level=1))
+    result, cached, _ = tasks.result(retry, timeout=300)
+    assert result.converged and not cached
+    assert store._run("SELECT COUNT(*) FROM results WHERE key = ?", (key,)) == [(1,)]
+    assert store._run("SELECT COUNT(*) FROM claims") == [(0,)]

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from explorer.chem.molecules import parse_atoms
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.runs.cached import run_scf_stored
-from explorer.runs.request import canonical_request, request_key
+from explorer.runs.request import canonical_request, request_key, scf_request
 from explorer.runs.store import ResultsStore
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"
@@ -157,9 +158,92 @@ def test_abandoned_claim_is_taken_over(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     dead_pid = int(finished.stdout)  # a process that has exited
     store._run(
-        "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO claims (key, owner, host, pid, started) VALUES (?, ?, ?, ?, ?)",
         (request_key(request), "crashed", socket.gethostname(), dead_pid, 0.0),
     )
     result, cached = run_scf_stored(water, "B3LYP", store, grid=GridSpec(level=1))
     assert not cached and result.converged
     assert store.get(request_key(request)) is not None
+
+
+def _claimed_by_someone_else(store, key, host, pid, heartbeat_age):
+    """A claim row as another process would leave it, its last heartbeat ``heartbeat_age`` s ago."""
+    now = time.time()
+    store._run(
+        "INSERT INTO claims (key, owner, host, pid, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?)",
+        (key, "someone else", host, pid, now - heartbeat_age, now - heartbeat_age),
+    )
+
+
+def _finishes_within(seconds, call):
+    """``call()`` in a thread; its return value if it ended within ``seconds``, else the test fails
+    (the old store waited forever in these cases)."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"still waiting after {seconds} s"
+    return out[0]
+
+
+@pytest.mark.parametrize(
+    "host, pid",
+    [
+        (socket.gethostname(), os.getpid()),  # a PID that exists again after a restart (reused)
+        ("another-host", 12345),  # claims from other hosts were trusted for 24 h
+    ],
+)
+def test_a_claim_whose_heartbeat_stopped_expires_with_its_lease(tmp_path, host, pid):
+    """Issue 17 (3): claims carry a lease renewed by a heartbeat; one not renewed for LEASE_SECONDS
+    belongs to a dead process, whatever its PID or host."""
+    from explorer.runs.store import LEASE_SECONDS
+
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    water = parse_atoms(WATER, basis="sto-3g")
+    request, key = scf_request(water, "B3LYP", grid=GridSpec(level=1))
+    _claimed_by_someone_else(store, key, host, pid, heartbeat_age=LEASE_SECONDS + 1)
+    result, cached = _finishes_within(
+        60, lambda: run_scf_stored(water, "B3LYP", store, grid=GridSpec(level=1))
+    )
+    assert result.converged and not cached and store.get(key) is not None
+
+
+def test_a_live_claim_is_renewed_and_waiting_for_it_can_be_stopped(tmp_path):
+    """A holder's heartbeat keeps its claim alive past the lease; a waiter's ``check`` runs at every
+    poll, so a cancelled or timed-out job stops waiting (it waited forever before)."""
+    from explorer.runs import store as store_module
+
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    holding, release = threading.Event(), threading.Event()
+
+    def holder():
+        with store.exclusive("k", heartbeat=0.05):
+            holding.set()
+            release.wait(10)
+
+    threading.Thread(target=holder, daemon=True).start()
+    assert holding.wait(10)
+    first = store._holder("k")["heartbeat"]
+    time.sleep(0.3)
+    assert store._holder("k")["heartbeat"] > first  # renewed while held
+    assert store_module._claim_alive(store._holder("k"))
+
+    class Stop(Exception):
+        pass
+
+    polls = []
+
+    def check():
+        polls.append(1)
+        if len(polls) >= 3:
+            raise Stop
+
+    def wait_then_stop():
+        try:
+            with store.exclusive("k", check=check, poll=0.05):
+                return "got the claim"
+        except Stop:
+            return "stopped"
+
+    assert _finishes_within(5, wait_then_stop) == "stopped"
+    release.set()

@@ -21,6 +21,8 @@ from explorer.runs.request import scf_request
 
 #: Progress message sent while another session computes the same request.
 WAITING = "waiting for the same calculation in another session"
+#: Stages of a run's last message.
+OUTCOMES = ("from the store", "done", "NOT converged")
 
 
 def run_scf_stored(
@@ -35,19 +37,21 @@ def run_scf_stored(
     dm0: np.ndarray | None = None,
     callback: Callable[[dict], None] | None = None,
     on_wait: Callable[[dict], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[Result, bool]:
     """run_scf through a results store (explorer.runs.store.ResultsStore): returns (result, cached),
     ``cached`` True when an identical request was already stored or was computed meanwhile by
     another session or process (which this call then waited for; ``on_wait`` is told when waiting
-    starts). Only converged results are stored. A start density ``dm0`` (e.g. a neighbouring
-    point's, in scans) replaces the warm start; a digest of it goes into the key."""
+    starts; ``check`` at every look at the claim while waiting: it raises to stop). Only converged
+    results are stored. A start density ``dm0`` (e.g. a neighbouring point's, in scans) replaces the
+    warm start; a digest of it goes into the key."""
     functional = functionals.resolve(functional)
     options = {"kind": kind, "grid": grid or GridSpec(), "warm_start": warm_start, "occupations": occupations}
     request, key = scf_request(molecule, functional, dm0=dm0, **options)
     stored = _stored_result(store, key)
     if stored is not None:
         return stored, True
-    with store.exclusive(key, on_wait=on_wait):
+    with store.exclusive(key, on_wait=on_wait, check=check):
         stored = _stored_result(store, key)  # computed by whoever held the claim before us
         if stored is not None:
             return stored, True
@@ -67,7 +71,9 @@ def run_scf_reporting(
 ) -> tuple[Result, bool]:
     """run_scf_stored (``options`` are its keywords) telling ``progress`` what happens, each message
     a dict labelled {"task": task}: every SCF iteration (run_scf's callback dict), waiting for
-    another session, and the outcome ("stage": "done", "NOT converged" or "from the store")."""
+    another session, and the outcome (its "stage" one of OUTCOMES). A ``progress`` with a ``check()``
+    method (a task's reporter) has it called while waiting for another session, so that waiting can
+    be cancelled or timed out like computing."""
 
     def tell(message: dict) -> None:
         if progress is not None:
@@ -76,7 +82,10 @@ def run_scf_reporting(
     def waiting(holder: dict) -> None:
         tell({"stage": WAITING})
 
-    result, cached = run_scf_stored(molecule, functional, store, callback=tell, on_wait=waiting, **options)
+    check = getattr(progress, "check", None)
+    result, cached = run_scf_stored(
+        molecule, functional, store, callback=tell, on_wait=waiting, check=check, **options
+    )
     stage = "from the store" if cached else ("done" if result.converged else "NOT converged")
     tell({"stage": stage, "energy": result.energy})
     return result, cached

@@ -42,12 +42,14 @@ _SCHEMA = (
     owner TEXT NOT NULL,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
-    started REAL NOT NULL
+    started REAL NOT NULL,
+    heartbeat REAL NOT NULL DEFAULT 0
 )""",
 )
-#: A claim by a process on another host is presumed abandoned after this long (seconds); on this
-#: host a claim is abandoned as soon as its process is gone.
-FOREIGN_CLAIM_TIMEOUT = 24 * 3600.0
+#: A claim is a lease: its holder renews it every HEARTBEAT_SECONDS while it computes; one not renewed
+#: for LEASE_SECONDS belongs to a process that died (on any host, whatever its PID became since).
+LEASE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
 
 
 def default_path() -> Path:
@@ -90,6 +92,9 @@ class ResultsStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
             if "name" not in columns:  # databases written before names were kept
                 db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(claims)")}
+            if "heartbeat" not in columns:  # databases written before claims were leases
+                db.execute("ALTER TABLE claims ADD COLUMN heartbeat REAL NOT NULL DEFAULT 0")
             db.execute("COMMIT")
         finally:
             db.close()
@@ -171,14 +176,21 @@ class ResultsStore:
 
     @contextmanager
     def exclusive(
-        self, key: str, on_wait: Callable[[dict], None] | None = None, poll: float = 0.25
+        self,
+        key: str,
+        on_wait: Callable[[dict], None] | None = None,
+        poll: float = 0.25,
+        check: Callable[[], None] | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
     ) -> Iterator:
         """Holds the claim on ``key`` for the duration of the block, so that of several sessions
         or processes asking for the same new calculation, one computes and the others wait.
 
-        Waits while a live holder (a running process on this host, or any claim on another host
-        younger than FOREIGN_CLAIM_TIMEOUT) has it; ``on_wait`` is called once with the holder's
-        row when waiting starts. Abandoned claims (their process is gone) are taken over.
+        The claim is a lease renewed every ``heartbeat`` seconds by a thread while the block runs.
+        Waits while a live holder has it (renewed within LEASE_SECONDS and, on this host, its process
+        still there); ``on_wait`` is called once with the holder's row when waiting starts, ``check``
+        at every poll (it raises to stop waiting: a cancelled or timed-out job). Abandoned claims are
+        taken over.
         """
         owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         waiting = False
@@ -192,18 +204,39 @@ class ResultsStore:
             if on_wait is not None and not waiting:
                 on_wait(holder)
             waiting = True
+            if check is not None:
+                check()
             time.sleep(poll)
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(key, owner, heartbeat, stop), name="dm21-claim-lease", daemon=True
+        )
+        renewer.start()
         try:
             yield
         finally:
+            stop.set()
+            renewer.join()
             self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def _renew(self, key: str, owner: str, every: float, stop: threading.Event) -> None:
+        """Renews the claim's lease every ``every`` seconds until ``stop`` is set."""
+        while not stop.wait(every):
+            try:
+                self._run(
+                    "UPDATE claims SET heartbeat = ? WHERE key = ? AND owner = ?", (time.time(), key, owner)
+                )
+            except ExplorerError:
+                pass  # the database stayed busy past its timeout: the next beat tries again
 
     def _try_claim(self, key: str, owner: str) -> bool:
         try:
             with self._connect() as db:
+                now = time.time()
                 db.execute(
-                    "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
-                    (key, owner, socket.gethostname(), os.getpid(), time.time()),
+                    "INSERT INTO claims (key, owner, host, pid, started, heartbeat) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, owner, socket.gethostname(), os.getpid(), now, now),
                 )
             return True
         except sqlite3.IntegrityError:
@@ -212,8 +245,9 @@ class ResultsStore:
             raise _database_error(self.path, err) from None
 
     def _holder(self, key: str) -> dict | None:
-        rows = self._run("SELECT owner, host, pid, started FROM claims WHERE key = ?", (key,))
-        return dict(zip(("owner", "host", "pid", "started"), rows[0], strict=True)) if rows else None
+        names = ("owner", "host", "pid", "started", "heartbeat")
+        rows = self._run(f"SELECT {', '.join(names)} FROM claims WHERE key = ?", (key,))
+        return dict(zip(names, rows[0], strict=True)) if rows else None
 
 
 def _database_error(path: Path, err: Exception) -> ExplorerError:
@@ -227,13 +261,15 @@ def _database_error(path: Path, err: Exception) -> ExplorerError:
 
 
 def _claim_alive(holder: dict) -> bool:
-    """Whether the process holding a claim may still be computing."""
-    if holder["host"] != socket.gethostname():
-        return time.time() - holder["started"] < FOREIGN_CLAIM_TIMEOUT
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
+    """Whether the process holding a claim may still be computing: its lease was renewed within
+    LEASE_SECONDS and, on this host, a process with its PID exists (gone: dead at once)."""
+    if time.time() - holder["heartbeat"] > LEASE_SECONDS:
         return False
-    except PermissionError:
-        return True  # exists, owned by another user
+    if holder["host"] == socket.gethostname():
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # exists, owned by another user
     return True

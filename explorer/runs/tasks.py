@@ -34,6 +34,7 @@ from explorer.chem.molecules import Molecule
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.functionals import Functional
+from explorer.runs.cached import OUTCOMES
 from explorer.runs.request import array_digest, scf_request
 
 PROGRESS_TOPIC = "dm21-explorer-progress"
@@ -114,6 +115,10 @@ def client():
         # Tasks beyond the free threads wait on the scheduler, in submission order, where their
         # queue position can be read (the default 1.1 would hand each worker one extra task).
         dask.config.set({"distributed.scheduler.worker-saturation": 1.0})
+        # A task whose worker died fails at once with KilledWorker (shown as a one-line error; the
+        # user asks again) instead of being retried silently up to three times on the next workers:
+        # what kills a worker (memory, most often) kills the next one too.
+        dask.config.set({"distributed.scheduler.allowed-failures": 0})
         address = settings.scheduler_address()
         try:
             if address:
@@ -199,29 +204,34 @@ def _db_path() -> str:
     return str(default_path())
 
 
-def _reporter(key: str, seconds: float | None) -> Callable[[dict], None]:
+class _Reporter:
     """Runs on a worker: a progress function that sends each message back to the client, then stops
-    the job (raising from inside the SCF's iteration callback) if it was cancelled or ran longer
-    than ``seconds``."""
-    from distributed import Event, get_worker
+    the job (raising from inside the SCF's iteration callback, a wait for another session's claim, or
+    a map's stage message) if it was cancelled or ran longer than ``seconds``. A run's last message
+    (its outcome) is sent without the check: the work is done by then."""
 
-    worker = get_worker()
-    cancelled = Event(f"cancel-{key}")
-    deadline = None if not seconds else time.monotonic() + seconds
+    def __init__(self, key: str, seconds: float | None):
+        from distributed import Event, get_worker
 
-    def report(message: dict) -> None:
-        worker.log_event(PROGRESS_TOPIC, {"key": key, **message})
-        if "cycle" not in message:
-            return
-        if deadline is not None and time.monotonic() > deadline:
+        self.key, self.seconds = key, seconds
+        self._worker = get_worker()
+        self._cancelled = Event(f"cancel-{key}")
+        self._deadline = None if not seconds else time.monotonic() + seconds
+
+    def __call__(self, message: dict) -> None:
+        self._worker.log_event(PROGRESS_TOPIC, {"key": self.key, **message})
+        if message.get("stage") not in OUTCOMES:
+            self.check()
+
+    def check(self) -> None:
+        """Raises JobTimeout past the deadline, JobCancelled once the job was cancelled."""
+        if self._deadline is not None and time.monotonic() > self._deadline:
             raise JobTimeout(
-                f"the calculation ran longer than the per-job limit of {seconds:g} s "
+                f"the calculation ran longer than the per-job limit of {self.seconds:g} s "
                 f"(set {settings.JOB_SECONDS_ENV} to change it)"
             )
-        if cancelled.is_set():
+        if self._cancelled.is_set():
             raise JobCancelled("the calculation was cancelled")
-
-    return report
 
 
 def _scf_task(molecule, functional, options, db_path, key, seconds):
@@ -232,7 +242,7 @@ def _scf_task(molecule, functional, options, db_path, key, seconds):
 
     # The client labels each message with its job's name: the task name here is only the key.
     result, cached = run_scf_reporting(
-        molecule, functional, ResultsStore(db_path), key, _reporter(key, seconds), **options
+        molecule, functional, ResultsStore(db_path), key, _Reporter(key, seconds), **options
     )
     return result, cached, uuid.uuid4().hex
 
@@ -273,7 +283,7 @@ def _call_task(function, kwargs, db_path, key, seconds):
     at its next SCF iteration on cancellation or after ``seconds``."""
     from explorer.runs.store import ResultsStore
 
-    return function(store=ResultsStore(db_path), progress=_reporter(key, seconds), **kwargs)
+    return function(store=ResultsStore(db_path), progress=_Reporter(key, seconds), **kwargs)
 
 
 def fan_out(function: Callable, calls: list[dict], labels: list[str] | None = None) -> list[Job]:
