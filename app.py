@@ -1,78 +1,29 @@
-"""DM21 Explorer: home page. Run with `streamlit run app.py`; the other views are in pages/."""
+"""DM21 Explorer's router (`streamlit run app.py`): each view is a page in pages/, listed here once."""
 
 import streamlit as st
 
-from explorer.engine import weights
-from pages.ui.layout import page_setup
+st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
 
-page_setup()
-st.title("DM21 Explorer")
-st.markdown(
-    """
-**DM21** is a family of exchange-correlation functionals learned by a neural network
-(J. Kirkpatrick *et al.*, "Pushing the frontiers of density functionals by solving the
-fractional electron problem", *Science* **374**, 1385 (2021),
-[doi:10.1126/science.abj6511](https://doi.org/10.1126/science.abj6511)).
+#: The views in the sidebar's order. Each url_path is set so the addresses stay put (/Compare ...).
+VIEWS = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="Home", default=True),
+    st.Page("pages/1_Compare.py", title="Compare", icon=":material/compare_arrows:", url_path="Compare"),
+    st.Page(
+        "pages/2_Fractional_electrons.py",
+        title="Fractional electrons",
+        icon=":material/show_chart:",
+        url_path="Fractional_electrons",
+    ),
+    st.Page(
+        "pages/3_Spin_states.py",
+        title="Spin states",
+        icon=":material/stacked_line_chart:",
+        url_path="Spin_states",
+    ),
+    st.Page(
+        "pages/4_Densities.py", title="Densities and XC maps", icon=":material/blur_on:", url_path="Densities"
+    ),
+    st.Page("pages/9_History.py", title="History", icon=":material/history:", url_path="History"),
+]
 
-Exact density functional theory has two properties most approximations break:
-- **fractional charge**: the energy of a system with a fractional number of electrons lies on
-  straight lines between the integers. Functionals such as B3LYP bow below them
-  (*delocalization error*): they over-spread electrons, e.g. in stretched H2+.
-- **fractional spin**: a spin-symmetric hydrogen atom (half an alpha and half a beta electron) has
-  the same energy as the normal one. B3LYP rises above it (*static-correlation error*), as in
-  stretched H2.
-
-DM21 was trained on molecules *and* on these constraints, and stays close to the exact lines.
-This app shows DM21 beside classical functionals (B3LYP, PBE, PBE0, SCAN, HF) on molecules you
-choose. B3LYP here is PySCF's VWN-RPA flavour (as in Gaussian).
-"""
-)
-
-st.subheader("Views")
-st.page_link(
-    "pages/1_Compare.py",
-    label="Compare: DM21 beside B3LYP, PBE, PBE0, SCAN and HF on a molecule you pick, type or draw",
-    icon=":material/compare_arrows:",
-)
-st.page_link(
-    "pages/2_Fractional_electrons.py",
-    label="Fractional electrons: E(N) between integers, fractional spin, H2+ and H2 dissociation",
-    icon=":material/show_chart:",
-)
-st.page_link(
-    "pages/3_Spin_states.py",
-    label="Spin states: singlet, triplet ... energies side by side, gaps against experiment (CH2, O2, ...)",
-    icon=":material/stacked_line_chart:",
-)
-st.page_link(
-    "pages/4_Densities.py",
-    label="Densities and XC maps: isosurfaces, density differences, DM21's XC energy density on a plane",
-    icon=":material/blur_on:",
-)
-st.page_link(
-    "pages/9_History.py",
-    label="History: every stored calculation, search, re-open, delete",
-    icon=":material/history:",
-)
-st.caption(
-    "Calculations are kept in a results database shared by all sessions and the command line "
-    "(`python -m explorer ...`): asking twice for the same one answers at once."
-)
-
-with st.expander("DM21 parameters"):
-    st.caption("The four DM21 networks are loaded at run time under CC BY 4.0 (credit: the paper above).")
-    rows = weights.status()
-    st.dataframe(
-        [
-            {
-                "functional": r["name"],
-                "found": r["ok"],
-                "where": r["path"] or "",
-                "problem": r["error"] or "",
-            }
-            for r in rows
-        ],
-        hide_index=True,
-    )
-    if not all(r["ok"] for r in rows):
-        st.warning("Some checkpoints are missing: run `python -m explorer weights download`.")
+st.navigation(VIEWS).run()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec
+from explorer import GridSpec
 from explorer.analyses.compare import (
     assemble_rows,
     atomization_reference,
@@ -15,12 +15,9 @@ from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import comparison_script, table_csv, table_json
 from explorer.present.plots import difference_bar_figure, scf_progress_figure
 from explorer.runs import tasks
-from pages.ui.jobs import follow_jobs, keep_jobs
-from pages.ui.layout import page_setup
+from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
-
-page_setup()
 
 st.title("Compare functionals")
 st.markdown(
@@ -58,56 +55,41 @@ with_atomization = middle.checkbox(
     help="Free atoms in their ground spin states are computed once and kept in the results store.",
 )
 
-if molecule is not None and functionals:
-    allowed = size_guard(molecule, functionals)
-    if st.button("Run comparison", type="primary", disabled=not allowed, key="cmp_run"):
-        try:
-            results_store()  # a broken or locked database is reported before anything runs
-            requests = comparison_requests(
-                molecule, functionals, grid=GridSpec(), with_atomization=with_atomization
-            )
-            # Every SCF is a task on the shared cluster: sessions asking for the same one share it.
-            jobs = [tasks.submit_scf(**r) for r in requests]
-        except ExplorerError as err:
-            st.error(str(err))
-        else:
-            keep_jobs(
-                "cmp_jobs",
-                {
-                    "jobs": jobs,
-                    "requests": requests,
-                    "molecule": molecule,
-                    "options": (tuple(functionals), with_d3, with_atomization),
-                    "history": [],
-                },
-            )
-
-pending = st.session_state.get("cmp_jobs")
-chart = st.empty()
+ready = molecule is not None and bool(functionals)
+allowed = ready and size_guard(molecule, functionals)
 
 
-def _draw(event: dict) -> None:
-    history = pending["history"]
+def _submit() -> dict:
+    results_store()  # a broken or locked database is reported before anything runs
+    requests = comparison_requests(molecule, functionals, grid=GridSpec(), with_atomization=with_atomization)
+    # Every SCF is a task on the shared cluster: sessions asking for the same one share it.
+    jobs = [tasks.submit_scf(**r) for r in requests]
+    options = (tuple(functionals), with_d3, with_atomization)
+    return {"jobs": jobs, "requests": requests, "molecule": molecule, "options": options, "history": []}
+
+
+def _draw(event: dict, chart) -> None:
+    history = st.session_state["cmp_jobs"]["history"]  # the batch followed, kept across reruns
     history.append(event)
     current = [h for h in history if h["task"] == event["task"]]
     chart.plotly_chart(scf_progress_figure(current, event["task"]), key=f"live{len(history)}")
 
 
-def _rows(batch: dict) -> list:
+def _collect(batch: dict) -> dict:
     outcomes = [tasks.result(job)[:2] for job in batch["jobs"]]
-    return assemble_rows(batch["molecule"], batch["requests"], outcomes, batch["options"][1])
+    rows = assemble_rows(batch["molecule"], batch["requests"], outcomes, batch["options"][1])
+    return {"molecule": batch["molecule"], "rows": rows, "options": batch["options"]}
 
 
-rows = follow_jobs("cmp_jobs", "cmp_cancel", _rows, expanded=True, on_iteration=_draw)
-if rows is not None:
-    chart.empty()
-    st.session_state["cmp_last"] = {
-        "molecule": pending["molecule"],
-        "rows": rows,
-        "options": pending["options"],
-    }
-
-last = st.session_state.get("cmp_last")
+last = run_batch(
+    "cmp",
+    _submit if ready else None,
+    _collect,
+    label="Run comparison",
+    disabled=not allowed,
+    expanded=True,
+    live=_draw,
+)
 if last is not None:
     molecule_run, rows = last["molecule"], last["rows"]
     functionals_run, d3_run, atomization_run = last["options"]

@@ -2,27 +2,28 @@
 
 import streamlit as st
 
-from explorer import ExplorerError, GridSpec
+from explorer import GridSpec
 from explorer.analyses.fractional import (
     DISSOCIATION_PRESETS,
+    charge_table,
     fractional_charge,
     fractional_spin,
-    ionization_and_affinity,
     linearity,
     scan,
     scan_geometries,
+    scan_table,
+    spin_fraction_table,
 )
 from explorer.chem import units
+from explorer.chem.numbers import parse_numbers
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import PALETTE, curves_figure
 from explorer.runs import tasks
-from pages.ui.jobs import follow_jobs, keep_jobs
-from pages.ui.layout import page_setup
+from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
 from pages.ui.resources import results_store
 
-page_setup()
 st.title("Fractional electrons")
 st.markdown(
     "The exact energy of a system with a fractional number of electrons N lies on **straight lines** "
@@ -33,7 +34,6 @@ st.markdown(
 )
 
 VIEWS = ("Fractional charge", "Fractional spin", "Dissociation")
-FRONTIER_LABELS = {"ip": "IP", "minus_homo": "-HOMO", "ea": "EA", "minus_lumo": "-LUMO"}
 OPTIONS = {
     "fe_view": "Fractional charge",
     "fe_functionals": ["DM21", "B3LYP"],
@@ -104,80 +104,46 @@ if view != "Dissociation":
     points = middle.slider("Points", 3, 17, step=2, **kept("fe_points"))
 unit = right.selectbox("Unit of deviations and errors", units.UNITS, **kept("fe_unit"))
 
-run = st.button("Run", type="primary", key="fe_run", disabled=not functionals)
-if st.session_state.pop("fe_autorun", False):
-    run = True
 
-
-def _values(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise ExplorerError(
-            f"cannot read the bond lengths {text!r}: give numbers separated by commas"
-        ) from None
-    if not values or min(values) <= 0:
-        raise ExplorerError("give at least one positive bond length")
-    return values
-
-
-if run and functionals and (view == "Dissociation" or molecule is not None):
-    try:
-        results_store()  # a broken or locked database is reported before anything runs
-        if view == "Dissociation":
-            values = _values(values_text)
-            # A bad template or basis is reported now, not after a trip through the queue.
-            first = scan_geometries(
-                template, values[:1], charge=int(charge), spin=int(spin), basis=scan_basis
-            )
-            first[0].to_pyscf()
-            curve = scan
-            calls = [
-                {"template": template, "values": values, "functional": f, "charge": int(charge),
-                 "spin": int(spin), "basis": scan_basis, "kind": kind, "grid": GridSpec()}
-                for f in functionals
-            ]  # fmt: skip
-            label = f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
-        else:
-            curve = fractional_charge if view == "Fractional charge" else fractional_spin
-            calls = [
-                {"molecule": molecule, "functional": f, "points": points, "grid": GridSpec()}
-                for f in functionals
-            ]
-            label = f"{molecule.name or molecule.formula()} / {molecule.basis}"
-        # One task per functional's curve, not per point: every point starts from the converged
-        # density of its nearest computed neighbour (explorer.analyses.fractional), which keeps a curve on one
-        # electronic state and goes into the point's store key; points computed apart would follow
-        # other paths, and could land on other states, than the curve computed in order.
-        jobs = tasks.fan_out(curve, calls, labels=list(functionals))
-    except ExplorerError as err:
-        st.error(str(err))
+def _submit() -> dict | None:
+    if view != "Dissociation" and molecule is None:
+        return None  # no molecule chosen yet
+    results_store()  # a broken or locked database is reported before anything runs
+    if view == "Dissociation":
+        values = parse_numbers(values_text, "bond lengths (Angstrom)", positive=True)
+        # A bad template or basis is reported now, not after a trip through the queue.
+        first = scan_geometries(template, values[:1], charge=int(charge), spin=int(spin), basis=scan_basis)
+        first[0].to_pyscf()
+        curve = scan
+        calls = [
+            {"template": template, "values": values, "functional": f, "charge": int(charge),
+             "spin": int(spin), "basis": scan_basis, "kind": kind, "grid": GridSpec()}
+            for f in functionals
+        ]  # fmt: skip
+        label = f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
     else:
-        keep_jobs(
-            "fe_jobs",
-            {
-                "jobs": jobs,
-                "functionals": list(functionals),
-                "view": view,
-                "label": label,
-                "limit": DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None,
-            },
-        )
+        curve = fractional_charge if view == "Fractional charge" else fractional_spin
+        calls = [
+            {"molecule": molecule, "functional": f, "points": points, "grid": GridSpec()} for f in functionals
+        ]
+        label = f"{molecule.name or molecule.formula()} / {molecule.basis}"
+    # One task per functional's curve, not per point: every point starts from the converged density of
+    # its nearest computed neighbour (explorer.analyses.fractional), which keeps a curve on one electronic
+    # state and goes into the point's store key; points computed apart would follow other paths, and
+    # could land on other states, than the curve computed in order.
+    jobs = tasks.fan_out(curve, calls, labels=list(functionals))
+    limit = DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None
+    return {"jobs": jobs, "functionals": list(functionals), "view": view, "label": label, "limit": limit}
 
 
-def _curves(batch: dict) -> dict:
-    return {f: tasks.result(job) for f, job in zip(batch["functionals"], batch["jobs"], strict=True)}
+def _collect(batch: dict) -> dict:
+    curves = {f: tasks.result(job) for f, job in zip(batch["functionals"], batch["jobs"], strict=True)}
+    return {"view": batch["view"], "curves": curves, "label": batch["label"], "limit": batch["limit"]}
 
 
-pending = st.session_state.get("fe_jobs")
-curves = follow_jobs("fe_jobs", "fe_cancel", _curves)
-if curves is not None:
-    st.session_state["fe_last"] = {
-        "view": pending["view"],
-        "curves": curves,
-        "label": pending["label"],
-        "limit": pending["limit"],
-    }
+last = run_batch(
+    "fe", _submit, _collect, disabled=not functionals, start=st.session_state.pop("fe_autorun", False)
+)
 
 
 def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str = "Ha") -> list[dict]:
@@ -201,7 +167,6 @@ def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str
     return series
 
 
-last = st.session_state.get("fe_last")
 if last is not None:
     curves, label = last["curves"], last["label"]
     st.subheader(f"{last['view']}: {label}")
@@ -220,27 +185,15 @@ if last is not None:
                 }
             )
         st.plotly_chart(curves_figure(series, "number of electrons N", "energy (Ha)", lines), key="fe_en")
-        deviation_series, summary = [], []
-        for f, pts in curves.items():
-            lin = linearity(pts)
-            deviation_series.append(
-                {
-                    "name": f,
-                    "x": [p["n_electrons"] for p in pts],
-                    "y": [units.from_hartree(d, unit) for d in lin["deviations"]],
-                    "converged": [p["converged"] for p in pts],
-                }
-            )
-            frontier = ionization_and_affinity(pts)
-            row = {
-                "functional": f,
-                f"max |deviation| ({unit})": units.from_hartree(lin["max_abs_deviation"], unit),
+        deviation_series = [
+            {
+                "name": f,
+                "x": [p["n_electrons"] for p in pts],
+                "y": [units.from_hartree(d, unit) for d in linearity(pts)["deviations"]],
+                "converged": [p["converged"] for p in pts],
             }
-            for segment in lin["segments"]:
-                row[f"curvature N={segment['n_left']}..{segment['n_right']} (Ha)"] = segment["curvature"]
-            for name, label in FRONTIER_LABELS.items():
-                row[f"{label} (eV)"] = units.from_hartree(frontier[name], "eV")
-            summary.append(row)
+            for f, pts in curves.items()
+        ]
         st.plotly_chart(
             curves_figure(
                 deviation_series,
@@ -263,7 +216,7 @@ if last is not None:
         st.plotly_chart(
             curves_figure(orbital_series, "number of electrons N", "orbital energy (eV)"), key="fe_orb"
         )
-        st.dataframe(summary, hide_index=True)
+        st.dataframe(charge_table(curves, unit), hide_index=True)
         notes.append(
             "Curvature: second derivative of E(N) on each segment from a quadratic fit; positive "
             "(convex) is delocalization error, negative (concave) localization error. Exact: 0. IP and "
@@ -279,17 +232,7 @@ if last is not None:
             ),
             key="fe_spin_plot",
         )
-        summary = []
-        for line, (f, pts) in zip(series, curves.items(), strict=True):
-            middle = min(range(len(pts)), key=lambda i: abs(pts[i]["fraction"] - 0.5))
-            summary.append(
-                {
-                    "functional": f,
-                    f"E(f=0.5) - E(0) ({unit})": line["y"][middle],
-                    "E(f=0) (Ha)": pts[0]["energy"],
-                }
-            )
-        st.dataframe(summary, hide_index=True)
+        st.dataframe(spin_fraction_table(curves, unit), hide_index=True)
     else:
         limit = last["limit"] or {}
         exact = limit.get("exact_limit")
@@ -301,18 +244,7 @@ if last is not None:
             else [{"name": "exact large-R limit", "x": [min(xs), max(xs)], "y": [exact, exact]}]
         )
         st.plotly_chart(curves_figure(series, "r (Angstrom)", "energy (Ha)", references), key="fe_bond")
-        summary = []
-        for i, r in enumerate(xs):
-            row = {"r (A)": r}
-            for f, pts in curves.items():
-                point = pts[i]
-                row[f"{f} E (Ha)"] = point["energy"] if point["converged"] else None
-                if exact is not None:
-                    row[f"{f} E - limit ({unit})"] = (
-                        units.from_hartree(point["energy"] - exact, unit) if point["converged"] else None
-                    )
-            summary.append(row)
-        st.dataframe(summary, hide_index=True)
+        st.dataframe(scan_table(curves, unit, exact), hide_index=True)
         if exact is not None:
             notes.append(f"Exact limit {exact:.6f} Ha: {limit.get('limit_source', '')}")
         if any(not p["converged"] for pts in curves.values() for p in pts):

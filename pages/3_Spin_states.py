@@ -7,24 +7,23 @@ from explorer.analyses.spin_states import (
     CONTAMINATION_THRESHOLD,
     PRESETS,
     contamination_warnings,
+    gap_table,
     gaps,
     multiplicity_name,
     parse_spins,
-    reference_gap,
     spin_states,
+    versus_b3lyp_columns,
 )
 from explorer.chem import units
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import spin_levels_figure
 from explorer.runs import tasks
-from pages.ui.jobs import follow_jobs, keep_jobs
-from pages.ui.layout import page_setup
+from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
 
-page_setup()
 st.title("Spin states")
 st.markdown(
     "Which spin state lies lowest, and by how much, is where functionals disagree most visibly. For one "
@@ -100,62 +99,35 @@ if allowed:
         allowed = False
 if allowed:
     allowed = size_guard(molecule, list(functionals) * len(spins))
-run = st.button("Run", type="primary", key="ss_run", disabled=not allowed)
-
-if run and allowed:
-    try:
-        results_store()  # a broken or locked database is reported before anything runs
-        # Each multiplicity of each functional is an independent task on the shared cluster.
-        calls = [
-            {
-                "molecule": molecule,
-                "functional": f,
-                "spins": [s],
-                "broken_symmetry": broken,
-                "grid": GridSpec(),
-            }
-            for f in functionals
-            for s in spins
-        ]
-        jobs = tasks.fan_out(spin_states, calls, labels=[f"{f}: 2S={s}" for f in functionals for s in spins])
-    except ExplorerError as err:
-        st.error(str(err))
-    else:
-        keep_jobs(
-            "ss_jobs",
-            {
-                "jobs": jobs,
-                "calls": calls,
-                "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
-                "preset": preset_name if preset is not None else None,
-                "broken_symmetry": broken,
-            },
-        )
 
 
-def _states(batch: dict) -> dict:
-    results = {}
-    for call, job in zip(batch["calls"], batch["jobs"], strict=True):
-        results.setdefault(call["functional"], []).extend(tasks.result(job))
-    return results
-
-
-pending = st.session_state.get("ss_jobs")
-states = follow_jobs("ss_jobs", "ss_cancel", _states)
-if states is not None:
-    st.session_state["ss_last"] = {
-        "label": pending["label"],
-        "preset": pending["preset"],
-        "states": states,
-        "broken_symmetry": pending["broken_symmetry"],
+def _submit() -> dict:
+    results_store()  # a broken or locked database is reported before anything runs
+    # Each multiplicity of each functional is an independent task on the shared cluster.
+    pairs = [(f, s) for f in functionals for s in spins]
+    calls = [
+        {"molecule": molecule, "functional": f, "spins": [s], "broken_symmetry": broken, "grid": GridSpec()}
+        for f, s in pairs
+    ]
+    jobs = tasks.fan_out(spin_states, calls, labels=[f"{f}: 2S={s}" for f, s in pairs])
+    return {
+        "jobs": jobs,
+        "calls": calls,
+        "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
+        "preset": preset_name if preset is not None else None,
+        "broken_symmetry": broken,
     }
 
 
-def _gap_name(gap: dict) -> str:
-    return f"E({gap['to_label']}) − E({gap['from_label']})"
+def _collect(batch: dict) -> dict:
+    states = {}
+    for call, job in zip(batch["calls"], batch["jobs"], strict=True):
+        states.setdefault(call["functional"], []).extend(tasks.result(job))
+    keep = ("label", "preset", "broken_symmetry")
+    return {"states": states, **{k: batch[k] for k in keep}}
 
 
-last = st.session_state.get("ss_last")
+last = run_batch("ss", _submit, _collect, disabled=not allowed)
 if last is not None:
     results = last["states"]
     shown_preset = PRESETS.get(last["preset"]) if last["preset"] else None
@@ -184,34 +156,11 @@ if last is not None:
     st.plotly_chart(spin_levels_figure(levels, unit), key="ss_levels")
 
     # One row per gap: each functional's value, DM21 family minus B3LYP, the reference and its source.
-    all_gaps = {f: gaps(states) for f, states in results.items()}
-    first = next(iter(all_gaps.values()))
-    rows, highlight = [], []
-    for index, gap in enumerate(first):
-        row = {"gap": _gap_name(gap)}
-        for f, fg in all_gaps.items():
-            row[f"{f} ({unit})"] = units.from_hartree(fg[index]["gap"], unit)
-        for f, fg in all_gaps.items():
-            if fg[index].get("gap_projected") is not None:
-                row[f"{f} spin-projected ({unit})"] = units.from_hartree(fg[index]["gap_projected"], unit)
-        if "B3LYP" in all_gaps:
-            b3lyp = all_gaps["B3LYP"][index]["gap"]
-            for f in all_gaps:
-                if f in DM21_NAMES:
-                    column = f"{f} − B3LYP ({unit})"
-                    value = all_gaps[f][index]["gap"]
-                    row[column] = (
-                        None if value is None or b3lyp is None else units.from_hartree(value - b3lyp, unit)
-                    )
-                    highlight.append(column)
-        ref = reference_gap(shown_preset, gap["from"], gap["to"])
-        row[f"reference ({unit})"] = None if ref is None else units.from_hartree(ref.hartree(), unit)
-        row["reference"] = "" if ref is None else f"{ref.value:+g} {ref.unit}, {ref.kind}"
-        row["source"] = "" if ref is None else ref.source
-        rows.append(row)
+    rows = gap_table(results, unit, shown_preset)
+    all_gaps = {f: gaps(states) for f, states in results.items()}  # for the note and the export
     if rows:
         st.markdown("**Gaps** (positive: the higher multiplicity lies above)")
-        highlight = list(dict.fromkeys(highlight))
+        highlight = list(versus_b3lyp_columns(results, unit).values())
         styled = None
         if highlight:
             import pandas as pd

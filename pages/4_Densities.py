@@ -10,13 +10,11 @@ from explorer.analyses import maps
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.plots import curves_figure, plane_maps_figure
 from explorer.runs import tasks
-from pages.ui.jobs import follow_jobs, keep_jobs, task_value
-from pages.ui.layout import page_setup
+from pages.ui.jobs import run_batch, task_value
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_volume
 
-page_setup()
 st.title("Densities and XC maps")
 st.markdown(
     "Energies say *that* functionals differ; maps show *where*. DM21 computes an exchange-correlation "
@@ -55,42 +53,38 @@ classical = right.selectbox("Classical functional", CLASSICAL_NAMES, **kept("dx_
 #: Session-state keys of the views' tasks (pages.ui.jobs.task_value), one request each at a time.
 VIEW_TASKS = ("dx_task_cubes", "dx_task_plane", "dx_task_line", "dx_task_integrals", "dx_task_xc_cubes")
 
-if molecule is not None:
-    allowed = size_guard(molecule, [functional, classical])
-    if st.button("Run", type="primary", disabled=not allowed, key="dx_run"):
-        try:
-            results_store()  # a broken or locked database is reported before anything runs
-            # Both SCFs are tasks on the shared cluster: sessions asking for the same one share it.
-            jobs = [tasks.submit_scf(molecule, f, label=f) for f in (functional, classical)]
-        except ExplorerError as err:
-            st.error(str(err))
-        else:
-            keep_jobs("dx_jobs", {"jobs": jobs, "molecule": molecule, "functionals": (functional, classical)})
+allowed = molecule is not None and size_guard(molecule, [functional, classical])
 
 
-def _converged(batch: dict) -> dict:
-    results = {f: tasks.result(job)[0] for f, job in zip(batch["functionals"], batch["jobs"], strict=True)}
-    bad = [f for f, r in results.items() if not r.converged]
+def _submit() -> dict:
+    results_store()  # a broken or locked database is reported before anything runs
+    # Both SCFs are tasks on the shared cluster: sessions asking for the same one share it.
+    jobs = [tasks.submit_scf(molecule, f, label=f) for f in (functional, classical)]
+    return {"jobs": jobs, "molecule": molecule, "functionals": (functional, classical)}
+
+
+def _collect(batch: dict) -> dict:
+    """The two converged densities; the views of the previous ones are dropped (new densities, new views)."""
+    f, c = batch["functionals"]
+    results = {name: tasks.result(job)[0] for name, job in zip((f, c), batch["jobs"], strict=True)}
+    bad = [name for name, r in results.items() if not r.converged]
     if bad:
         raise ExplorerError(f"the SCF of {', '.join(bad)} did not converge: no maps of unconverged densities")
-    return results
-
-
-pending = st.session_state.get("dx_jobs")
-results = follow_jobs("dx_jobs", "dx_cancel", _converged)
-if results is not None:
-    st.session_state["dx_last"] = {
-        "molecule": pending["molecule"],
-        "functional": pending["functionals"][0],
-        "classical": pending["functionals"][1],
-        "dm": {f: np.asarray(r.dm) for f, r in results.items()},
-        "e_xc": {f: r.e_xc for f, r in results.items()},
-    }
     st.session_state.pop("dx_xc_cubes", None)
     for key in VIEW_TASKS:  # views of the previous densities still computing are not wanted any more
         old = st.session_state.pop(key, None)
         if old is not None:
             tasks.cancel(old["jobs"])
+    return {
+        "molecule": batch["molecule"],
+        "functional": f,
+        "classical": c,
+        "dm": {name: np.asarray(r.dm) for name, r in results.items()},
+        "e_xc": {name: r.e_xc for name, r in results.items()},
+    }
+
+
+last = run_batch("dx", _submit if molecule is not None else None, _collect, disabled=not allowed)
 
 
 def _atom_labels(molecule) -> list[str]:
@@ -112,9 +106,21 @@ def _density_line(molecule, dm_f, dm_c, i: int, j: int):
     return x, sum(maps.density_on_points(mol, dm_f, pts)), sum(maps.density_on_points(mol, dm_c, pts))
 
 
-def _line_figure(x, series: dict, y_title: str, bond: str, log: bool = False):
+def _line_choice(molecule, labels: list[str], key: str) -> tuple[tuple[int, int], str]:
+    """The atom pair (0-based) of a line profile, picked in a selectbox, and its label "O1–H2"."""
+
+    def name(p: tuple[int, int]) -> str:
+        return f"{labels[p[0]]}–{labels[p[1]]}"
+
+    pair = st.selectbox("Line profile along", _pairs(molecule), format_func=name, key=key)
+    return pair, name(pair)
+
+
+def _line_figure(profile: list[dict], names: list[str], y_title: str, bond: str, log: bool = False):
+    """Columns ``names`` of a line profile (maps.line_profile) against the position along the line."""
+    x = [row[maps.PROFILE_POSITION] for row in profile]
     figure = curves_figure(
-        [{"name": name, "x": list(x), "y": list(y)} for name, y in series.items()],
+        [{"name": name, "x": x, "y": [row[name] for row in profile]} for name in names],
         f"position along {bond} (Å from the first atom)",
         y_title,
         height=320,
@@ -175,21 +181,15 @@ def _density_view(last: dict) -> None:
         else:
             show_volume(molecule, cubes[surface], isovalue, signed=signed, height=420)
     if len(molecule.atoms) >= 2:
-        labels = _atom_labels(molecule)
-        pair = st.selectbox(
-            "Line profile along",
-            _pairs(molecule),
-            format_func=lambda p: f"{labels[p[0]]}–{labels[p[1]]}",
-            key="dx_bond",
-        )
-        bond = f"{labels[pair[0]]}–{labels[pair[1]]}"
+        pair, bond = _line_choice(molecule, _atom_labels(molecule), "dx_bond")
         x, rho_f, rho_c = _density_line(molecule, dm_f, dm_c, *pair)
+        profile = maps.line_profile(x, {f: rho_f, c: rho_c}, difference=(f, c))
         a, b = st.columns(2)
         a.plotly_chart(
-            _line_figure(x, {f: rho_f, c: rho_c}, "ρ (electrons/bohr³)", bond, log=True), key="dx_rho_line"
+            _line_figure(profile, [f, c], "ρ (electrons/bohr³)", bond, log=True), key="dx_rho_line"
         )
         b.plotly_chart(
-            _line_figure(x, {f"{f} − {c}": rho_f - rho_c}, "Δρ (electrons/bohr³)", bond), key="dx_drho_line"
+            _line_figure(profile, [f"{f} − {c}"], "Δρ (electrons/bohr³)", bond), key="dx_drho_line"
         )
     st.caption("Densities in electrons/bohr³; cube files in bohr (Gaussian cube format); axes in Å.")
     columns = st.columns(3)
@@ -252,13 +252,7 @@ def _xc_view(last: dict) -> None:
         plane_maps_figure(hfx, s, t, "e_x(HF) (Ha/bohr³)", atoms=marks, log=log, height=360), key="dx_map_hfx"
     )
     if len(labels) >= 2:
-        pair = st.selectbox(
-            "Line profile along",
-            _pairs(molecule),
-            format_func=lambda p: f"{labels[p[0]]}–{labels[p[1]]}",
-            key="dx_xc_bond",
-        )
-        bond = f"{labels[pair[0]]}–{labels[pair[1]]}"
+        pair, bond = _line_choice(molecule, labels, "dx_xc_bond")
         line = task_value(
             "dx_task_line",
             maps.line_energy_densities,
@@ -266,10 +260,9 @@ def _xc_view(last: dict) -> None:
             f"the energy densities along {bond}",
         )
         if line is not None:
-            e_f, e_c = line["exc"][f], line["exc"][c]
+            profile = maps.line_profile(line["x"], {f: line["exc"][f], c: line["exc"][c]}, difference=(f, c))
             st.plotly_chart(
-                _line_figure(line["x"], {f: e_f, c: e_c, f"{f} − {c}": e_f - e_c}, "e_xc (Ha/bohr³)", bond),
-                key="dx_xc_line",
+                _line_figure(profile, [f, c, f"{f} − {c}"], "e_xc (Ha/bohr³)", bond), key="dx_xc_line"
             )
     integrals = task_value("dx_task_integrals", maps.grid_integrals, kwargs, "the integrals over the grid")
     if integrals is None:
@@ -335,7 +328,6 @@ def _xc_view(last: dict) -> None:
             )
 
 
-last = st.session_state.get("dx_last")
 if last is not None:
     st.divider()
     view = st.segmented_control("View", VIEWS, **kept("dx_view")) or VIEWS[0]

@@ -9,11 +9,8 @@ from explorer.chem import units
 from explorer.chem.molecules import Molecule
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
-from pages.ui.layout import page_setup
 from pages.ui.molecule_input import set_choice, set_widget
 from pages.ui.resources import results_store
-
-page_setup()
 
 st.title("History")
 st.markdown(

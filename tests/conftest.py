@@ -21,6 +21,15 @@ def carbon_triplet():
     return gto.M(atom="C 0 0 0", basis="sto-3g", spin=2, verbose=0)
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, request):
+    """A results store of the test module's own, shared by its tests (computed once per module)."""
+    from explorer.runs.store import ResultsStore
+
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    return ResultsStore(folder / "results.sqlite3")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def private_results_database(tmp_path_factory):
     """Every test (and CLI subprocess) uses a fresh results database, never the user's."""

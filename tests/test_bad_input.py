@@ -301,7 +301,7 @@ def test_app_missing_weights(monkeypatch, tmp_path, fresh_store_resource):
     monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
     monkeypatch.setenv("DM21_CHECKPOINTS", str(tmp_path / "empty"))
     monkeypatch.setattr(network, "_networks", {})  # as in a fresh server process
-    at = _page("app.py")
+    at = _page("pages/home.py")
     assert not at.dataframe[0].value["found"].any()  # the home page's weights table says so
     empty = str(tmp_path / "empty")
 

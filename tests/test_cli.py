@@ -1,8 +1,10 @@
 """The command line, as a user runs it: a subprocess, JSON on stdout, one-line errors."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,3 +119,22 @@ def test_weights_status_json_lists_four_verified_checkpoints():
     rows = json.loads(out.stdout)["status"]
     assert [r["name"] for r in rows] == ["DM21", "DM21m", "DM21mc", "DM21mu"]
     assert all(r["ok"] and r["error"] is None for r in rows)
+
+
+def test_console_script_is_the_same_command_line(tmp_path):
+    """``dm21-explorer`` (pyproject's console script, explorer.cli:main) runs the same command line as
+    ``python -m explorer``: same JSON keys, and main's return value as the exit status."""
+    script = Path(sys.executable).with_name("dm21-explorer")
+    if not script.exists():
+        pytest.skip("the console script is not installed (pip install --no-deps -e .)")
+    assert "xc-map" in subprocess.run([script, "--help"], capture_output=True, text=True, check=True).stdout
+    args = ["scf", *WATER_STO3G, "--functional", "PBE", "--grid-level", "1", "--json"]
+    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp_path / "r.sqlite3"))
+    via_script = subprocess.run([script, *args], capture_output=True, text=True, timeout=600, env=env)
+    via_module = subprocess.run(
+        [sys.executable, "-m", "explorer", *args], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert via_script.returncode == via_module.returncode == 0, via_script.stderr + via_module.stderr
+    assert list(json.loads(via_script.stdout)) == list(json.loads(via_module.stdout))
+    bad = subprocess.run([script, "scf", "--atoms", "Zz 0 0 0", "--json"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stdout == ""

@@ -121,6 +121,20 @@ def test_plane_geometry_and_input_errors(water):
         maps.plane_through_atoms(line.to_pyscf(), (0, 1, 2))
 
 
+def test_line_profile_table_by_hand():
+    x = np.array([0.0, 0.5, 1.0])  # Angstrom from the first atom
+    values = {"DM21": [3.0, 2.0, 1.0], "B3LYP": np.array([1.0, 1.5, 2.5])}
+    rows = maps.line_profile(x, values, difference=("DM21", "B3LYP"))
+    # The difference column is DM21 - B3LYP point by point: 3 - 1, 2 - 1.5, 1 - 2.5.
+    assert rows == [
+        {"x (Angstrom)": 0.0, "DM21": 3.0, "B3LYP": 1.0, "DM21 − B3LYP": 2.0},
+        {"x (Angstrom)": 0.5, "DM21": 2.0, "B3LYP": 1.5, "DM21 − B3LYP": 0.5},
+        {"x (Angstrom)": 1.0, "DM21": 1.0, "B3LYP": 2.5, "DM21 − B3LYP": -1.5},
+    ]
+    assert all(type(v) is float for row in rows for v in row.values())  # plain numbers, for JSON
+    assert list(maps.line_profile(x, values)[0]) == [maps.PROFILE_POSITION, "DM21", "B3LYP"]
+
+
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "explorer", *args], capture_output=True, text=True, timeout=600

@@ -18,14 +18,8 @@ from explorer.analyses import spin_states as ss
 from explorer.chem.molecules import from_library, parse_atoms
 from explorer.engine.grids import GridSpec
 from explorer.errors import InputError
-from explorer.runs.store import ResultsStore
 
 LIGHT = GridSpec(level=1)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return ResultsStore(tmp_path_factory.mktemp("spin_states") / "results.sqlite3")
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +85,54 @@ def test_projected_gap_formula():
     assert ss.projected_gap({**singlet, "kind": "RKS"}, triplet) is None
     (gap,) = ss.gaps([{**triplet, "label": "triplet"}, {**singlet, "label": "singlet"}])  # any order
     assert gap["gap"] == pytest.approx(-0.1, abs=1e-12) and gap["gap_projected"] == pytest.approx(-0.2)
+
+
+HARTREE_KCAL_MOL = 627.5094740631  # CODATA 2018: 4.3597447222071e-18 J x 6.02214076e23 / 4184 J
+
+
+def _state(spin, energy, kind, s2, contaminated=False):
+    return {"spin": spin, "label": ss.multiplicity_name(spin), "kind": kind, "energy": energy, "s2": s2,
+            "converged": energy is not None, "contaminated": contaminated}  # fmt: skip
+
+
+def test_gap_table_by_hand():
+    results = {
+        "B3LYP": [_state(0, -39.00, "UKS broken symmetry", 1.0, True), _state(2, -39.02, "UKS", 2.0)],
+        "DM21": [_state(0, -39.10, "RKS", 0.0), _state(2, -39.115, "UKS", 2.0)],
+    }
+    (row,) = ss.gap_table(results, "kcal/mol", ss.PRESETS["CH2 (methylene)"])
+    assert list(row) == [
+        "gap",
+        "B3LYP (kcal/mol)",
+        "DM21 (kcal/mol)",
+        "B3LYP spin-projected (kcal/mol)",
+        "DM21 − B3LYP (kcal/mol)",
+        "reference (kcal/mol)",
+        "reference",
+        "source",
+    ]
+    assert row["gap"] == "E(triplet) − E(singlet)"
+    # Gaps E(T) - E(S): B3LYP -39.02 - (-39.00) = -0.02 Ha, DM21 -39.115 - (-39.10) = -0.015 Ha.
+    assert row["B3LYP (kcal/mol)"] == pytest.approx(-0.02 * HARTREE_KCAL_MOL)
+    assert row["DM21 (kcal/mol)"] == pytest.approx(-0.015 * HARTREE_KCAL_MOL)
+    # Yamaguchi: E(S) - E(T) = (E_BS - E_T) <S^2>_T / (<S^2>_T - <S^2>_BS) = 0.02 x 2 / 1 = 0.04 Ha, so
+    # E(T) - E(S) = -0.04 Ha.
+    assert row["B3LYP spin-projected (kcal/mol)"] == pytest.approx(-0.04 * HARTREE_KCAL_MOL)
+    # DM21 minus B3LYP: -0.015 - (-0.02) = +0.005 Ha.
+    assert row["DM21 − B3LYP (kcal/mol)"] == pytest.approx(0.005 * HARTREE_KCAL_MOL)
+    # The CH2 preset's reference: -9.0 kcal/mol (Leopold et al. 1985), given in kcal/mol.
+    assert row["reference (kcal/mol)"] == pytest.approx(-9.0, abs=1e-12)
+    assert row["reference"].startswith("-9 kcal/mol") and "Leopold" in row["source"]
+
+    results["DM21"][1] = _state(2, None, "UKS", None)  # a triplet that failed: no gap, no difference
+    (row,) = ss.gap_table(results, "Ha")
+    assert row["DM21 (Ha)"] is None and row["DM21 − B3LYP (Ha)"] is None
+    assert row["reference (Ha)"] is None and row["reference"] == "" and row["source"] == ""
+    assert ss.versus_b3lyp_columns(["DM21", "PBE", "DM21m", "B3LYP"], "eV") == {
+        "DM21": "DM21 − B3LYP (eV)",
+        "DM21m": "DM21m − B3LYP (eV)",
+    }
+    assert ss.versus_b3lyp_columns(["DM21", "PBE"], "eV") == {}
 
 
 # --- SCF: CH2 (6-31G, B3LYP) ---------------------------------------------------------------------
@@ -219,3 +261,22 @@ def test_cli_bad_input_exits_2_with_one_line(args, word):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and word in lines[0] and "Traceback" not in out.stderr
     assert out.stdout == ""
+
+
+def test_a_state_that_did_not_converge_shows_no_numbers():
+    """Issue 17 (6): an unconverged SCF's energy was kept in the state and subtracted in the gaps
+    (and shown as "above lowest" and in the highlighted cards). A real result marked unconverged, as
+    an SCF that ran out of cycles returns it, must give no energy and no gap."""
+    import dataclasses
+
+    from explorer import run_scf
+
+    h = parse_atoms("H 0 0 0", spin=1, basis="6-31g")
+    converged = run_scf(h, "B3LYP", grid=LIGHT)
+    failed = dataclasses.replace(converged, converged=False)
+    good, bad = ss._state(1, False, converged, False, 0.1), ss._state(3, False, failed, False, 0.1)
+    assert good["energy"] == converged.energy and good["converged"]
+    assert bad["converged"] is False
+    assert all(bad[k] is None for k in ("energy", "s2", "homo", "lumo")) and not bad["contaminated"]
+    [gap] = ss.gaps([good, bad])
+    assert gap["gap"] is None and gap["converged"] is False

@@ -53,8 +53,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from explorer.chem import units
 from explorer.chem.molecules import Molecule, parse_atoms
 from explorer.engine.grids import GridSpec
+from explorer.engine.scf import default_kind
 from explorer.errors import ConvergenceError, InputError
 from explorer.functionals import resolve
 from explorer.runs.cached import run_scf_reporting
@@ -280,13 +282,17 @@ def _occupation_curve(molecule, functional, store, xs, describe, progress, grid,
     """One UKS SCF at fixed occupations per x of ``xs``, x = 0 first, then outward, each from its
     nearest computed neighbour's density (``_outward``). ``describe(i)`` gives point i's (fields of
     its dict, suffix of its molecule's name, suffix of its progress label, (alpha, beta) occupations).
-    A point with no electrons gets the nuclear repulsion and no SCF."""
+    A point with no electrons gets the nuclear repulsion and no SCF. At whole x (the ends of each
+    segment, where an SCF most often has several solutions: H- from H's density lands 1.3 mHa above
+    its ground state) the neighbour's density and an independent start are both tried and the lower
+    converged energy is kept."""
 
     def run(i, dm0):
         point, name, task, occupations = describe(i)
         if sum(occupations[0]) + sum(occupations[1]) < _TOL:
             return {**point, **_no_electrons(molecule)}, None
         named = dataclasses.replace(molecule, name=f"{_label(molecule)} {name}")
+        whole = abs(xs[i] - round(xs[i])) < _TOL
         return _point(
             named,
             functional,
@@ -299,6 +305,7 @@ def _occupation_curve(molecule, functional, store, xs, describe, progress, grid,
             warm_start,
             occupations,
             _starts(dm0, None),
+            lowest=whole,
         )
 
     return _outward(xs, 0.0, run)
@@ -336,15 +343,20 @@ def _outward(xs: list[float], origin: float, run) -> list[dict]:
     return out
 
 
-def _point(molecule, functional, store, point, task, progress, kind, grid, warm_start, occ, starts):
+def _point(
+    molecule, functional, store, point, task, progress, kind, grid, warm_start, occ, starts, lowest=False
+):
     """One SCF through the store, trying the start densities ``starts`` in turn (None: run_scf's
-    own start, the warm start for DM21) until one converges. Returns (point dict, density matrix
-    of the converged result or None); a point that converged from no start has converged False."""
+    own start, the warm start for DM21) until one converges, or with ``lowest`` all of them, keeping
+    the lowest converged energy. Returns (point dict, density matrix of the kept result or None); a
+    point that converged from no start has converged False. The dict says which start was kept
+    ("start": "neighbour" or "independent") and, where several converged, "start_energies"."""
 
-    result, cached, error = None, False, None
+    tried, error = [], None  # (start label, result, cached) of every SCF that ran
     for attempt, dm0 in enumerate(starts):
         if attempt and progress is not None:
-            progress({"task": task, "stage": "not converged: trying another start"})
+            stage = "trying an independent start too" if lowest else "not converged: trying another start"
+            progress({"task": task, "stage": stage})
         try:
             result, cached = run_scf_reporting(
                 molecule,
@@ -359,15 +371,18 @@ def _point(molecule, functional, store, point, task, progress, kind, grid, warm_
                 dm0=dm0,
             )
         except ConvergenceError as err:
-            result, error = None, str(err)
+            error = str(err)
             continue
-        if result.converged:
+        tried.append(("independent" if dm0 is None else "neighbour", result, cached))
+        if result.converged and not lowest:
             break
-    if result is None:
+    if not tried:
         if progress is not None:
             progress({"task": task, "stage": f"failed: {error}"})
         fields = {"energy": None, "converged": False, "homo": None, "lumo": None, "s2": None, "cached": False}
         return {**point, **fields, "error": error}, None
+    converged = [t for t in tried if t[1].converged]
+    start, result, cached = min(converged, key=lambda t: t[1].energy) if converged else tried[-1]
     fields = {
         "energy": result.energy,
         "converged": result.converged,
@@ -375,7 +390,10 @@ def _point(molecule, functional, store, point, task, progress, kind, grid, warm_
         "lumo": result.lumo,
         "s2": result.s2,
         "cached": cached,
+        "start": start,
     }
+    if len(converged) > 1:
+        fields["start_energies"] = {label: r.energy for label, r, _ in converged}
     return {**point, **fields}, (result.dm if result.converged else None)
 
 
@@ -476,6 +494,77 @@ def ionization_and_affinity(points: Sequence[dict]) -> dict:
     }
 
 
+# --- tables (the app's and the command line's) ------------------------------------------------
+
+#: Column labels of ``ionization_and_affinity``'s quantities in ``charge_table``.
+FRONTIER_LABELS = {"ip": "IP", "minus_homo": "-HOMO", "ea": "EA", "minus_lumo": "-LUMO"}
+
+
+def charge_table(curves: dict[str, Sequence[dict]], unit: str = "kcal/mol") -> list[dict]:
+    """The summary of fractional-charge curves (``fractional_charge``'s points by functional): one
+    row per functional with "functional"; "max |deviation| (<unit>)", the largest |E - straight
+    line| of ``linearity`` in ``unit`` (one of units.UNITS); "curvature N=a..b (Ha)" per segment,
+    d2E/dN2 in Hartree per electron^2 (positive: delocalization error); and "IP (eV)",
+    "-HOMO (eV)", "EA (eV)", "-LUMO (eV)" from ``ionization_and_affinity``. None where a value is
+    missing (a point not converged, a segment without both ends)."""
+    rows = []
+    for functional, points in curves.items():
+        lin = linearity(points)
+        row = {
+            "functional": functional,
+            f"max |deviation| ({unit})": units.from_hartree(lin["max_abs_deviation"], unit),
+        }
+        for segment in lin["segments"]:
+            row[f"curvature N={segment['n_left']}..{segment['n_right']} (Ha)"] = segment["curvature"]
+        frontier = ionization_and_affinity(points)
+        for name, label in FRONTIER_LABELS.items():
+            row[f"{label} (eV)"] = units.from_hartree(frontier[name], "eV")
+        rows.append(row)
+    return rows
+
+
+def spin_fraction_table(curves: dict[str, Sequence[dict]], unit: str = "kcal/mol") -> list[dict]:
+    """The summary of fractional-spin curves (``fractional_spin``'s points by functional, f = 0
+    first): one row per functional with "functional"; "E(f=0.5) - E(0) (<unit>)", the energy of
+    the point nearest f = 1/2 above the first point in ``unit`` (exact: 0); and "E(f=0) (Ha)".
+    None where an energy is missing."""
+    rows = []
+    for functional, points in curves.items():
+        origin = points[0]["energy"]
+        middle = min(points, key=lambda p: abs(p["fraction"] - 0.5))
+        rise = None if origin is None or middle["energy"] is None else middle["energy"] - origin
+        rows.append(
+            {
+                "functional": functional,
+                f"E(f=0.5) - E(0) ({unit})": units.from_hartree(rise, unit),
+                "E(f=0) (Ha)": origin,
+            }
+        )
+    return rows
+
+
+def scan_table(
+    curves: dict[str, Sequence[dict]], unit: str = "kcal/mol", exact_limit: float | None = None
+) -> list[dict]:
+    """Bond scans side by side (``scan``'s points by functional, the same bond lengths in the same
+    order): one row per bond length with "r (A)" (Angstrom), "<functional> E (Ha)" and, given the
+    exact separated-fragment energy ``exact_limit`` (Hartree), "<functional> E - limit (<unit>)".
+    A point that did not converge is None: it is not a result."""
+    rows = []
+    first = next(iter(curves.values()), [])
+    for i, r in enumerate(p["value"] for p in first):
+        row = {"r (A)": r}
+        for functional, points in curves.items():
+            point = points[i]
+            energy = point["energy"] if point["converged"] else None
+            row[f"{functional} E (Ha)"] = energy
+            if exact_limit is not None:
+                below = None if energy is None else energy - exact_limit
+                row[f"{functional} E - limit ({unit})"] = units.from_hartree(below, unit)
+        rows.append(row)
+    return rows
+
+
 # --- bond scans ---------------------------------------------------------------------------------
 
 
@@ -540,7 +629,7 @@ def scan(
     points, dm = [], None
     for value, molecule in zip(np.ravel(values), molecules, strict=True):
         value = float(value)
-        run_kind = (kind or ("RKS" if molecule.spin == 0 else "UKS")).upper()
+        run_kind = (kind or default_kind(molecule.spin)).upper()
         if run_kind == "UKS" and molecule.spin == 0 and molecule.n_electrons >= 2:
             # Symmetry broken first; if that does not converge, the symmetric neighbour density.
             starts = _starts(broken_symmetry_guess(molecule, dm), dm)

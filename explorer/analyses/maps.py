@@ -35,7 +35,7 @@ from pyscf.tools import cubegen
 from explorer.chem.numbers import parse_numbers
 from explorer.engine import features, network
 from explorer.errors import InputError
-from explorer.functionals import is_dm21
+from explorer.functionals import is_dm21, resolve
 
 #: Angstrom per bohr.
 BOHR_ANGSTROM = lib.param.BOHR
@@ -405,6 +405,11 @@ def parse_plane(text: str, n_atoms: int) -> tuple[int, int, int] | None:
     return tuple(i - 1 for i in numbers)
 
 
+def plane_of(mol, atoms: tuple[int, int, int] | None = None, points: int = PLANE_POINTS) -> Plane:
+    """The molecular plane (``atoms`` None) or the plane through three atoms (0-based indices)."""
+    return molecular_plane(mol, points) if atoms is None else plane_through_atoms(mol, atoms, points)
+
+
 def bond_line(mol, i: int, j: int, points: int = 201, extend: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Points (bohr) on the line through atoms i and j (0-based), from ``extend`` Angstrom before i
     to ``extend`` beyond j, and their position along the line in Angstrom from atom i."""
@@ -417,6 +422,115 @@ def bond_line(mol, i: int, j: int, points: int = 201, extend: float = 1.0) -> tu
     ext = extend / BOHR_ANGSTROM
     x = np.linspace(-ext, length + ext, points)
     return a + x[:, None] * direction, x * BOHR_ANGSTROM
+
+
+#: The position column of ``line_profile``: Angstrom along the line from its first atom.
+PROFILE_POSITION = "x (Angstrom)"
+
+
+def line_profile(x, values: dict, difference: tuple[str, str] | None = None) -> list[dict]:
+    """A profile along a line (``bond_line``) as a table: one row per point, with PROFILE_POSITION
+    (``x``, Angstrom from the line's first atom), each series of ``values`` ({name: one value per
+    point}) under its name, and for ``difference`` = (a, b) the column "a − b" (a's value minus b's).
+    Values keep their unit: electrons/bohr^3 for densities (``density_on_points``), Hartree/bohr^3
+    for XC energy densities (``line_energy_densities``)."""
+    columns = {name: np.asarray(series, dtype=float) for name, series in values.items()}
+    if difference is not None:
+        a, b = difference
+        columns[f"{a} − {b}"] = columns[a] - columns[b]
+    return [
+        {PROFILE_POSITION: float(position), **{name: float(series[k]) for name, series in columns.items()}}
+        for k, position in enumerate(np.asarray(x, dtype=float))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries of one SCF result: the numbers the command line's density and xc-map report.
+
+
+def density_summary(
+    mol, dm, functional, points: int = CUBE_POINTS, margin: float = CUBE_MARGIN_BOHR, with_text: bool = True
+) -> tuple[dict, str | None]:
+    """(summary, cube file text) of density ``dm`` (of ``functional``, named in the file) on a cube
+    grid of ``points`` per axis and ``margin`` bohr: "cube_points" [nx, ny, nz], "cube_spacing_bohr"
+    (per axis), "cube_integral" and "cube_spin_integral" (Riemann sums of the total and alpha - beta
+    densities, electrons); the text (None without ``with_text``) is the total density's Gaussian cube
+    file (electrons/bohr^3)."""
+    cube, rho_a, rho_b = density_cube(mol, dm, points, margin)
+    shape = np.array([cube.nx, cube.ny, cube.nz])
+    summary = {
+        "cube_points": shape.tolist(),
+        "cube_spacing_bohr": [float(x) for x in np.diag(cube.box) / (shape - 1)],
+        "cube_integral": cube_integral(cube, rho_a + rho_b),
+        "cube_spin_integral": cube_integral(cube, rho_a - rho_b),
+    }
+    if not with_text:
+        return summary, None
+    comment = f"{resolve(functional).name} total electron density (electrons/bohr^3)"
+    return summary, cube_text(cube, rho_a + rho_b, comment)
+
+
+def xc_map_summary(
+    molecule,
+    result,
+    functional,
+    compare=None,
+    plane: Plane | None = None,
+    grid=None,
+    cube_points: int | None = None,
+    margin: float = CUBE_MARGIN_BOHR,
+) -> tuple[dict, dict | None]:
+    """(summary, cube) of the XC energy density of ``functional`` on the density of ``result`` (its
+    SCF on ``molecule``), and of the functional ``compare`` (None: none) on the same density.
+
+    summary: "n_grid_points" of the molecular grid of ``grid`` (a GridSpec; None: the DM21 grid),
+    "e_xc_integral" (the energy density summed with its weights) beside "e_xc_reported" (the SCF's
+    E_xc); "compare", None or {"functional", "e_xc_integral", "e_xc_pyscf" (PySCF's own E_xc on the
+    same density and grid, analytic exact exchange for hybrids)}; "plane" on ``plane`` (None: the
+    molecular plane): its "label", "origin_angstrom", axes "u" and "v", "points" per axis, in-plane
+    "s_range_angstrom" and "t_range_angstrom", and per functional "e_xc_min" and "e_xc_max". All in
+    Hartree or Hartree/bohr^3. cube: None, or with ``cube_points`` the energy density of
+    ``functional`` on a cube grid of ``margin`` bohr: {"text" (its Gaussian cube file), "integral"}."""
+    from explorer.engine.grids import GridSpec, build_grids
+    from explorer.engine.scf import evaluate_xc
+
+    functional = resolve(functional).name
+    compare = resolve(compare).name if compare else None
+    names = [functional] + ([compare] if compare else [])
+    mol = molecule.to_pyscf()
+    plane = plane or molecular_plane(mol)
+    grids = build_grids(mol, grid or GridSpec())
+    integrals = {f: integrate_on_grid(energy_density_on_grid(mol, f, result.dm, grids), grids) for f in names}
+    summary = {
+        "n_grid_points": int(grids.weights.size),
+        "e_xc_integral": integrals[functional],
+        "e_xc_reported": result.e_xc,
+        "compare": None,
+    }
+    if compare:
+        summary["compare"] = {
+            "functional": compare,
+            "e_xc_integral": integrals[compare],
+            "e_xc_pyscf": evaluate_xc(molecule, compare, result.dm, grids)[0],
+        }
+    values = point_values(mol, result.dm, plane.points(), names)
+    summary["plane"] = {
+        "label": plane.label,
+        "origin_angstrom": (plane.origin * BOHR_ANGSTROM).tolist(),
+        "u": plane.u.tolist(),
+        "v": plane.v.tolist(),
+        "points": [len(plane.s), len(plane.t)],
+        "s_range_angstrom": [float(plane.s_angstrom[0]), float(plane.s_angstrom[-1])],
+        "t_range_angstrom": [float(plane.t_angstrom[0]), float(plane.t_angstrom[-1])],
+        "e_xc_min": {f: float(values.exc[f].min()) for f in names},
+        "e_xc_max": {f: float(values.exc[f].max()) for f in names},
+    }
+    if cube_points is None:
+        return summary, None
+    cube = make_cube(mol, cube_points, margin)
+    e_cube = point_values(mol, result.dm, cube.get_coords(), [functional]).exc[functional]
+    comment = f"{functional} XC energy density (Hartree/bohr^3)"
+    return summary, {"text": cube_text(cube, e_cube, comment), "integral": cube_integral(cube, e_cube)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +583,7 @@ def plane_maps(
     axes (Angstrom); and "atoms", those within NEAR_PLANE_ANGSTROM of the plane as {"index"
     (0-based), "x", "y" (in-plane, Angstrom)}. InputError for bad plane atoms."""
     mol = molecule.to_pyscf()
-    plane = molecular_plane(mol, points) if atoms is None else plane_through_atoms(mol, atoms, points)
+    plane = plane_of(mol, atoms, points)
     _tell(progress, f"XC energy densities on the {plane.label}")
     values = point_values(mol, dm, plane.points(), functionals)
     s, t, height = (x * BOHR_ANGSTROM for x in plane.project(mol.atom_coords()))

@@ -31,6 +31,7 @@ from explorer.chem import units
 from explorer.chem.molecules import Molecule, from_library, parse_atoms
 from explorer.chem.numbers import parse_numbers
 from explorer.engine.grids import GridSpec
+from explorer.engine.scf import default_kind
 from explorer.errors import ConvergenceError, InputError
 from explorer.functionals import is_dm21, resolve
 from explorer.runs.cached import run_scf_reporting
@@ -264,7 +265,7 @@ def spin_states(
     molecule's basis and charge; its own 2S is ignored), in increasing 2S.
 
     Returns one dict per spin: {"spin" (2S), "multiplicity" (2S+1), "label" ("triplet" ...), "kind"
-    ("RKS", "UKS" or "UKS broken symmetry"), "energy" (Hartree; None if the SCF failed), "s2" (<S^2>),
+    ("RKS", "UKS" or "UKS broken symmetry"), "energy" (Hartree; None unless the SCF converged), "s2" (<S^2>),
     "s2_expected" (S(S+1)), "contaminated" (|<S^2> - S(S+1)| > ``threshold``), "converged",
     "cached" (from the store), "homo", "lumo" (Hartree)}; a failed SCF adds "error". Every SCF goes
     through ``store`` (run_scf_reporting), so repeated requests come back at once. ``progress``
@@ -289,7 +290,7 @@ def spin_states(
                     state_molecule, functional, store, task, progress, grid, warm
                 )
             else:
-                options = {"kind": "RKS" if s == 0 else "UKS", "grid": grid, "warm_start": warm}
+                options = {"kind": default_kind(s), "grid": grid, "warm_start": warm}
                 result, cached = run_scf_reporting(
                     state_molecule, functional, store, task, progress, **options
                 )
@@ -317,21 +318,24 @@ def _broken_symmetry(molecule, functional, store, task, progress, grid, warm):
 
 
 def _state(spin: int, broken: bool, result, cached: bool, threshold: float, error: str | None = None) -> dict:
+    """One state's row. An SCF that failed or did not converge gives no numbers (None): its energy is
+    not a result, and must not reach a gap."""
     s = spin / 2
     expected = s * (s + 1)
+    ok = result is not None and result.converged
     state = {
         "spin": spin,
         "multiplicity": spin + 1,
         "label": multiplicity_name(spin),
-        "kind": "UKS broken symmetry" if broken else ("RKS" if spin == 0 else "UKS"),
-        "energy": None if result is None else result.energy,
-        "s2": None if result is None else result.s2,
+        "kind": "UKS broken symmetry" if broken else default_kind(spin),
+        "energy": result.energy if ok else None,
+        "s2": result.s2 if ok else None,
         "s2_expected": expected,
-        "contaminated": False if result is None else abs(result.s2 - expected) > threshold,
-        "converged": False if result is None else result.converged,
+        "contaminated": ok and abs(result.s2 - expected) > threshold,
+        "converged": ok,
         "cached": cached,
-        "homo": None if result is None else result.homo,
-        "lumo": None if result is None else result.lumo,
+        "homo": result.homo if ok else None,
+        "lumo": result.lumo if ok else None,
     }
     if error is not None:
         state["error"] = error
@@ -403,3 +407,44 @@ def reference_gap(preset: SpinPreset | None, from_spin: int, to_spin: int) -> Ga
         return None
     ref = preset.reference
     return ref if (ref.from_spin, ref.to_spin) == (from_spin, to_spin) else None
+
+
+def versus_b3lyp_columns(functionals: Iterable[str], unit: str) -> dict[str, str]:
+    """The columns of ``gap_table`` that set each DM21-family functional against B3LYP: {DM21 name:
+    "<DM21 name> − B3LYP (<unit>)"}, in the order of ``functionals``; empty without B3LYP."""
+    functionals = list(functionals)
+    if "B3LYP" not in functionals:
+        return {}
+    return {f: f"{f} − B3LYP ({unit})" for f in functionals if is_dm21(f)}
+
+
+def gap_table(
+    results: dict[str, Sequence[dict]], unit: str = "kcal/mol", preset: SpinPreset | None = None
+) -> list[dict]:
+    """Gaps of several functionals side by side (``spin_states``'s states by functional, all for the
+    same spins): one row per gap between successive spins, with "gap" ("E(triplet) − E(singlet)");
+    "<functional> (<unit>)", E(higher 2S) − E(lower 2S) of each functional in ``unit`` (one of
+    units.UNITS); "<functional> spin-projected (<unit>)" where ``gaps`` projects a broken-symmetry
+    singlet; "<DM21 name> − B3LYP (<unit>)" (``versus_b3lyp_columns``), that functional's gap minus
+    B3LYP's; and from ``preset``'s reference (``reference_gap``): "reference (<unit>)", "reference"
+    (the value as published, with its kind) and "source" (None and "" without one). None where an
+    energy is missing."""
+    all_gaps = {f: gaps(states) for f, states in results.items()}
+    first = next(iter(all_gaps.values()), [])
+    rows = []
+    for index, gap in enumerate(first):
+        row = {"gap": f"E({gap['to_label']}) − E({gap['from_label']})"}
+        for f, fg in all_gaps.items():
+            row[f"{f} ({unit})"] = units.from_hartree(fg[index]["gap"], unit)
+        for f, fg in all_gaps.items():
+            if fg[index].get("gap_projected") is not None:
+                row[f"{f} spin-projected ({unit})"] = units.from_hartree(fg[index]["gap_projected"], unit)
+        for f, column in versus_b3lyp_columns(all_gaps, unit).items():
+            value, b3lyp = all_gaps[f][index]["gap"], all_gaps["B3LYP"][index]["gap"]
+            row[column] = None if value is None or b3lyp is None else units.from_hartree(value - b3lyp, unit)
+        ref = reference_gap(preset, gap["from"], gap["to"])
+        row[f"reference ({unit})"] = None if ref is None else units.from_hartree(ref.hartree(), unit)
+        row["reference"] = "" if ref is None else f"{ref.value:+g} {ref.unit}, {ref.kind}"
+        row["source"] = "" if ref is None else ref.source
+        rows.append(row)
+    return rows

@@ -2,7 +2,9 @@
 
 A page submits its jobs on the Run button and keeps them in session state, so they survive the reruns
 any click causes; every run of the page then follows them here until they are done, showing their
-progress and the queue, with a Cancel button next to them.
+progress and the queue, with a Cancel button next to them. ``run_batch`` is that whole block (button,
+submit, follow, keep the last result) for the calculation pages; ``task_value`` the same for one view
+computed on demand.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explorer import ExplorerError
 from explorer.runs import tasks
@@ -126,6 +129,54 @@ def follow_jobs(
     if failure is not None:
         st.error(failure)
     return value
+
+
+def run_batch(
+    prefix: str,
+    submit: Callable[[], dict | None] | None,
+    collect: Callable[[dict], dict],
+    *,
+    label: str = "Run",
+    disabled: bool = False,
+    start: bool = False,
+    expanded: bool = False,
+    live: Callable[[dict, DeltaGenerator], None] | None = None,
+) -> dict | None:
+    """A calculation page's Run block; its session-state keys start with ``prefix``. Returns the
+    page's last result (kept under ``{prefix}_last``; None before the first) for the page to draw.
+
+    Draws the primary button ``label`` (key ``{prefix}_run``; none when ``submit`` is None: the
+    input is not complete). On a click, or with ``start`` (a demo asking to run), unless
+    ``disabled``: ``submit()`` checks the input, puts the jobs on the cluster and returns the batch,
+    a dict with "jobs" and whatever ``collect`` needs (None: nothing to run); an ExplorerError it
+    raises is shown as one line and nothing is queued. The batch is kept under ``{prefix}_jobs``
+    (keep_jobs) and followed, on this and later runs of the page, with a Cancel button
+    ``{prefix}_cancel`` (follow_jobs, the progress box ``expanded`` or not); once all its jobs are
+    done, ``collect(batch)`` reads their results and returns the page's new last result (an
+    ExplorerError it raises is shown instead). ``live(event, slot)`` draws each SCF iteration into
+    ``slot``, a placeholder above the progress box, emptied once the new result is kept."""
+    clicked = submit is not None and st.button(label, type="primary", disabled=disabled, key=f"{prefix}_run")
+    if (clicked or start) and submit is not None and not disabled:
+        try:
+            batch = submit()
+        except ExplorerError as err:
+            st.error(str(err))
+        else:
+            if batch is not None:
+                keep_jobs(f"{prefix}_jobs", batch)
+    slot = st.empty() if live is not None else None
+    result = follow_jobs(
+        f"{prefix}_jobs",
+        f"{prefix}_cancel",
+        collect,
+        expanded=expanded,
+        on_iteration=None if live is None else (lambda event: live(event, slot)),
+    )
+    if result is not None:
+        if slot is not None:
+            slot.empty()
+        st.session_state[f"{prefix}_last"] = result
+    return st.session_state.get(f"{prefix}_last")
 
 
 @st.cache_resource
