@@ -185,26 +185,3 @@ def run(
         "wall_seconds": time.perf_counter() - t0,
         "blas": blas_kernels(),
     }
-
-
-def scaling_figure(series: list[dict]):
-    """Plotly figure: SCF seconds against basis functions for B3LYP and DM21 (log-log)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for key, label in (("b3lyp", "B3LYP (VWN-RPA)"), ("dm21", series[0]["functional"] if series else "DM21")):
-        fig.add_trace(
-            go.Scatter(
-                x=[row["n_basis"] for row in series],
-                y=[row[key]["scf_seconds"] for row in series],
-                text=[row["case"] for row in series],
-                mode="lines+markers",
-                name=label,
-            )
-        )
-    fig.update_layout(
-        xaxis={"title": "basis functions", "type": "log"},
-        yaxis={"title": "SCF time (s)", "type": "log"},
-        title="Time against basis size (2 cores)",
-    )
-    return fig

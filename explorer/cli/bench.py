@@ -25,7 +25,9 @@ def run(args) -> dict:
     scaling = args.scaling or bool(args.plot)
     out = bench.run(args.cases, functional.name, args.exact, scaling, common.progress_line, args.repeat)
     if args.plot:
-        bench.scaling_figure(out["scaling"] + out["cases"]).write_html(args.plot, include_plotlyjs=True)
+        from explorer.present.plots import scaling_figure
+
+        scaling_figure(out["scaling"] + out["cases"]).write_html(args.plot, include_plotlyjs=True)
     return out
 
 

@@ -254,3 +254,25 @@ def plane_maps_figure(
         margin=dict(l=10, r=10, t=40, b=10),
     )
     return figure
+
+
+def scaling_figure(series: list[dict]) -> go.Figure:
+    """SCF seconds against basis functions for B3LYP and DM21 (log-log), from the bench's rows
+    (explorer.analyses.bench.run: "case", "n_basis", "b3lyp"/"dm21" {"scf_seconds"}, "functional")."""
+    fig = go.Figure()
+    for key, label in (("b3lyp", "B3LYP (VWN-RPA)"), ("dm21", series[0]["functional"] if series else "DM21")):
+        fig.add_trace(
+            go.Scatter(
+                x=[row["n_basis"] for row in series],
+                y=[row[key]["scf_seconds"] for row in series],
+                text=[row["case"] for row in series],
+                mode="lines+markers",
+                name=label,
+            )
+        )
+    fig.update_layout(
+        xaxis={"title": "basis functions", "type": "log"},
+        yaxis={"title": "SCF time (s)", "type": "log"},
+        title="Time against basis size (2 cores)",
+    )
+    return fig
