@@ -43,6 +43,10 @@ BOHR_ANGSTROM = lib.param.BOHR
 ENHANCEMENT_RHO_FLOOR = 1e-4
 #: Default points per axis of a cube grid and of a plane map.
 CUBE_POINTS = 40
+#: Points per axis of the density command's cube, chosen so its Riemann sum comes within 1% of the
+#: electron count (water/cc-pVDZ: 9.62 of 10 at 40 points, 9.89 at 60, 9.950 at 80, 9.975 at 100; the
+#: sum falls short where the grid under-samples the density's cusps at the nuclei).
+DENSITY_CUBE_POINTS = 80
 PLANE_POINTS = 80
 #: Default space around the atoms: cube margin (bohr) and plane margin (Angstrom).
 CUBE_MARGIN_BOHR = 4.0

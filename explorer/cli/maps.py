@@ -23,7 +23,9 @@ def _arguments(command: str):
             )
             p.add_argument("--plane-points", type=int, default=80, help="plane points per axis (default 80)")
         p.add_argument("--cube", help=CUBE_HELP[command])
-        p.add_argument("--cube-points", type=int, default=40, help="cube points per axis (default 40)")
+        p.add_argument(
+            "--cube-points", type=int, help="cube points per axis (default: 80 for density, 40 for xc-map)"
+        )
         p.add_argument(
             "--margin", type=float, default=4.0, help="cube margin around the atoms, bohr (default 4)"
         )
@@ -37,10 +39,11 @@ def run_density(args) -> dict:
     molecule = common.molecule(args)
     method = common.method(args)
     mol = molecule.to_pyscf()
-    maps.make_cube(mol, args.cube_points, args.margin)  # checks the size before any SCF
+    points = args.cube_points or maps.DENSITY_CUBE_POINTS
+    maps.make_cube(mol, points, args.margin)  # checks the size before any SCF
     result, cached = common.stored_scf(molecule, method)
     summary, text = maps.density_summary(
-        mol, result.dm, method.functional, args.cube_points, args.margin, with_text=bool(args.cube)
+        mol, result.dm, method.functional, points, args.margin, with_text=bool(args.cube)
     )
     if text is not None:
         common.write_text(args.cube, text)
@@ -60,8 +63,8 @@ def print_density(out: dict) -> None:
     print(common.header_line(out))
     shape = "x".join(str(n) for n in out["cube_points"])
     print(
-        f"  density cube {shape}: integral {out['cube_integral']:.4f} electrons "
-        f"(of {out['n_electrons']}; Riemann sum, grid-limited)"
+        f"  density cube {shape}: Riemann sum of the cube {out['cube_integral']:.4f} (a check of the "
+        f"cube, not the electron count, which is {out['n_electrons']})"
     )
     if out["cube"]:
         print(f"  cube file written to {out['cube']}")
@@ -76,8 +79,9 @@ def run_xc_map(args) -> dict:
     mol = molecule.to_pyscf()
     # The plane and the cube size are checked before any SCF.
     plane = maps.plane_of(mol, maps.parse_plane(args.plane, mol.natm), args.plane_points)
+    points = args.cube_points or maps.CUBE_POINTS
     if args.cube:
-        maps.make_cube(mol, args.cube_points, args.margin)
+        maps.make_cube(mol, points, args.margin)
     result, cached = common.stored_scf(molecule, method)
     summary, cube = maps.xc_map_summary(
         molecule,
@@ -86,7 +90,7 @@ def run_xc_map(args) -> dict:
         compare,
         plane,
         method.grid,
-        args.cube_points if args.cube else None,
+        points if args.cube else None,
         args.margin,
     )
     out = {

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import ResultsStore, from_library
 from explorer.chem import units
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
 
 

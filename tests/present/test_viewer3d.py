@@ -18,7 +18,7 @@ from explorer.present.viewer3d import (
     principal_axes_frame,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _labels(html: str) -> list[tuple[str, dict]]:

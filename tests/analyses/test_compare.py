@@ -15,7 +15,7 @@ from explorer.chem.dispersion import d3bj_energy
 from explorer.engine.grids import GridSpec
 from explorer.present.exports import comparison_script, table_csv, table_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GRID = GridSpec(level=1)  # small grid: these tests check plumbing, not grid convergence
 
 

@@ -20,7 +20,7 @@ from explorer.engine import weights
 from explorer.errors import WeightsError
 from explorer.functionals import DM21_NAMES
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "dm21"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "dm21"
 SHARED_CHECKPOINTS = SHARED / "checkpoints"
 
 needs_shared = pytest.mark.skipif(

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.analyses.spin_states import PRESETS
 from explorer.chem import units
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _page() -> AppTest:

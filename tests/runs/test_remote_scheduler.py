@@ -84,7 +84,7 @@ def test_scf_runs_on_remote_scheduler(remote_cluster):
     """A B3LYP and a DM21 SCF submitted through explorer.runs.tasks run on the remote worker (its
     process, found via the scheduler) and give the energies of run_scf in this process for the same
     request: 1e-8 Ha allows for the worker's single-threaded summation order (the SCFs converge to
-    1e-9 Ha, as in tests/test_load.py)."""
+    1e-9 Ha, as in tests/runs/test_load.py)."""
     address, worker_proc, db, logs = remote_cluster
     client = tasks.client()
     assert client.scheduler.address == address  # connected to our scheduler, no local cluster

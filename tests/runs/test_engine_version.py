@@ -5,7 +5,7 @@ change that moves numbers without a new version would serve old numbers as if th
 computed them (issue 17.7: three such changes went unnoticed). This test recomputes a few small cases
 and compares them with the fingerprint stored beside it, written for the current version. When the
 numbers move on purpose: bump ENGINE_VERSION, then rewrite the fingerprint with
-``.venv/bin/python tests/test_engine_version.py --write``.
+``.venv/bin/python tests/runs/test_engine_version.py --write``.
 
 Tolerances: B3LYP is deterministic to ~1e-12 Ha here; DM21 energies carry the network's float32
 rounding (~1e-8 Ha per electron, which also decides where the SCF stops), so 5e-8 Ha per case (the
@@ -48,7 +48,7 @@ def test_numbers_change_only_with_a_new_engine_version():
     stored = json.loads(FINGERPRINT.read_text())
     assert stored["engine_version"] == ENGINE_VERSION, (
         f"ENGINE_VERSION is {ENGINE_VERSION} but the fingerprint was written for {stored['engine_version']}: "
-        "rewrite it (python tests/test_engine_version.py --write)"
+        "rewrite it (python tests/runs/test_engine_version.py --write)"
     )
     energies = compute()
     assert set(energies) == set(stored["energies"])
