@@ -41,7 +41,19 @@ def test_every_page_renders(page):
     assert at.title and at.markdown  # a heading and the short "what to look for" text
 
 
-def test_compare_runs_dm21_and_b3lyp_with_atomization_and_d3():
+@pytest.fixture
+def fresh_store(tmp_path, monkeypatch):
+    """A results database of this test's own, so that "nothing came from the store" does not depend on
+    what tests run before it stored in the session's database."""
+    import streamlit as st
+
+    monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "results.sqlite3"))
+    st.cache_resource.clear()  # the app's cached ResultsStore
+    yield
+    st.cache_resource.clear()
+
+
+def test_compare_runs_dm21_and_b3lyp_with_atomization_and_d3(fresh_store):
     at = _compare_page()
     at.selectbox(key="mi_library").set_value("water")
     at.selectbox(key="mi_basis").set_value("sto-3g")

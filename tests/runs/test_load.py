@@ -257,8 +257,9 @@ def test_a_worker_killed_mid_scf_fails_clearly_and_a_retry_stores_once(two_worke
     _, key = scf_request(molecule, "DM21", grid=GridSpec(level=1))
     job = tasks.submit_scf(molecule, "DM21", label="victim", grid=GridSpec(level=1))
     _wait_until(lambda: any("cycle" in m for m in job.messages), 120, "SCF iterations")
-    where = [w for w, keys in two_workers.processing().items() if job.key in keys]
-    pids = two_workers.run(os.getpid, workers=where)
+    cluster = tasks.client()  # the module's cluster, or a new one if a test before closed it
+    where = [w for w, keys in cluster.processing().items() if job.key in keys]
+    pids = cluster.run(os.getpid, workers=where)
     killed_at = time.monotonic()
     os.kill(pids[where[0]], signal.SIGKILL)
     with pytest.raises(tasks.ExplorerError, match="died") as info:
@@ -267,7 +268,7 @@ def test_a_worker_killed_mid_scf_fails_clearly_and_a_retry_stores_once(two_worke
     holder = store._holder(key)
     assert holder is not None and not store_module._claim_alive(holder)  # dead: free to take over
     assert time.monotonic() - killed_at < 60
-    _wait_until(lambda: len(two_workers.scheduler_info()["workers"]) == 2, 120, "the worker restarted")
+    _wait_until(lambda: len(cluster.scheduler_info()["workers"]) == 2, 120, "the worker restarted")
     retry = tasks.submit_scf(molecule, "DM21", label="retry", grid=GridSpec(level=1))
     result, cached, _ = tasks.result(retry, timeout=300)
     assert result.converged and not cached
