@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages.ui.guard import run_guarded
+
 st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
 
 #: The views in the sidebar's order. Each url_path is set so the addresses stay put (/Compare ...).
@@ -26,4 +28,4 @@ VIEWS = [
     st.Page("pages/9_History.py", title="History", icon=":material/history:", url_path="History"),
 ]
 
-st.navigation(VIEWS).run()
+run_guarded(st.navigation(VIEWS))

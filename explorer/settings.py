@@ -17,6 +17,7 @@ DM21_EXPLORER_DB_TIMEOUT   30                      seconds to wait for a locked 
 DM21_EXPLORER_SCHEDULER    (unset: local cluster)  address of a Dask scheduler, tcp://host:8786
 DM21_EXPLORER_WORKERS      (sized to the machine)  workers of the in-process local cluster
 DM21_EXPLORER_MEMORY_MB    4000                    the engine's memory budget (MB)
+DM21_EXPLORER_CLASS_MODE   (unset)                 1: the app's History is read-only (no Delete)
 DM21_EXPLORER_DB           (user data folder)      the results database file
 DM21_CHECKPOINTS           (unset)                 a folder holding DM21/, DM21m/, ... (searched first)
 DM21_CACHE_DIR             (user cache folder)     where downloaded checkpoints go (under checkpoints/)
@@ -39,6 +40,7 @@ JOB_SECONDS_ENV = "DM21_EXPLORER_JOB_SECONDS"
 DB_TIMEOUT_ENV = "DM21_EXPLORER_DB_TIMEOUT"
 SCHEDULER_ENV = "DM21_EXPLORER_SCHEDULER"
 WORKERS_ENV = "DM21_EXPLORER_WORKERS"
+CLASS_MODE_ENV = "DM21_EXPLORER_CLASS_MODE"
 MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
 DB_ENV = "DM21_EXPLORER_DB"
 CHECKPOINTS_ENV = "DM21_CHECKPOINTS"
@@ -148,6 +150,15 @@ def cache_path() -> Path | None:
 def weights_url() -> str | None:
     """The base URL set by $DM21_WEIGHTS_URL, or None (the official repository)."""
     return os.environ.get(WEIGHTS_URL_ENV, "").strip() or None
+
+
+def class_mode() -> bool:
+    """Whether the app serves a class ($DM21_EXPLORER_CLASS_MODE=1): stored results are read-only
+    there (students cannot delete each other's; the teacher runs an instance without it)."""
+    text = os.environ.get(CLASS_MODE_ENV, "").strip().lower()
+    if text not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise InputError(f"{CLASS_MODE_ENV} must be 1 or 0, got {text!r}")
+    return text in ("1", "true", "yes")
 
 
 def worker_settings() -> dict[str, str]:

@@ -1,10 +1,11 @@
 """History: every stored calculation, searchable; re-open or delete."""
 
+import hashlib
 from datetime import datetime
 
 import streamlit as st
 
-from explorer import ExplorerError
+from explorer import ExplorerError, settings
 from explorer.chem import units
 from explorer.chem.molecules import Molecule
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
@@ -28,7 +29,7 @@ except ExplorerError as err:
 
 search = st.text_input("Search (name, formula, functional or basis)", key="hist_search")
 entries = store.list(search)
-st.caption(f"{len(entries)} stored result(s) in {store.path}")
+st.caption(f"{len(entries)} stored result(s)")
 if not entries:
     st.info("Nothing stored yet: run a comparison first." if not search else "No stored result matches.")
     st.stop()
@@ -53,7 +54,7 @@ left.download_button(
 )
 right.download_button(
     "List (JSON)",
-    table_json(listing, search=search, database=str(store.path)),
+    table_json(listing, search=search),
     "dm21_explorer_history.json",
     "application/json",
     key="hist_list_json",
@@ -64,7 +65,10 @@ labels = {
     e["key"]: f"{row['when']} · {row['molecule']} · {row['functional']}/{row['basis']}"
     for e, row in zip(entries, listing, strict=True)
 }
-key = st.selectbox("Stored result", list(labels), format_func=labels.get, key="hist_pick")
+# The picker is a new widget whenever the visible list changes: kept under one key, the browser showed
+# the new list's first label while the page read the result picked from an older list.
+listed = hashlib.sha256("\n".join(labels).encode()).hexdigest()[:12]
+key = st.selectbox("Stored result", list(labels), format_func=labels.get, key=f"hist_pick_{listed}")
 stored, request = store.get(key), store.request(key)
 if stored is None or request is None:
     st.warning("That result was deleted meanwhile.")
@@ -107,6 +111,11 @@ if b.button("Open molecule in Compare", key="hist_open"):
     offered = DM21_NAMES + CLASSICAL_NAMES
     set_widget("cmp_functionals", [stored["functional"]] if stored["functional"] in offered else ["DM21"])
     st.switch_page("pages/1_Compare.py")
-if c.button("Delete", key="hist_delete"):
-    store.delete(key)
-    st.rerun()
+if settings.class_mode():
+    c.caption("Deleting is for the teacher (this server runs in class mode).")
+else:
+    with c.popover("Delete"):
+        st.caption("The result goes for every session and the command line too.")
+        if st.button("Delete this result", key="hist_delete", type="primary"):
+            store.delete(key)
+            st.rerun()

@@ -361,3 +361,34 @@ def test_app_non_convergence_is_shown_as_not_converged(tmp_path):
     row = at.dataframe[0].value.iloc[0]
     assert row["functional"] == "HF" and not row["converged"]
     assert pd.isna(row["E (Ha)"]) and pd.isna(row["HOMO (eV)"])  # no number shown for it
+
+
+def _broken_app():
+    """An app whose one page fails with an error no page expects, run the way app.py runs its pages."""
+    import streamlit as st
+
+    from pages.ui.guard import run_guarded
+
+    def broken():
+        st.title("Broken")
+        kept = {"not": "a comparison"}
+        st.write(kept["molecule"])  # KeyError, as a corrupt kept result raised in Compare
+
+    run_guarded(st.navigation([st.Page(broken, title="Broken")]))
+
+
+def test_an_unexpected_error_in_a_page_is_one_line_with_a_reference_logged_with_its_traceback(caplog):
+    """Issue 17 (9): pages caught only ExplorerError; anything else showed a traceback with the
+    server's paths to every student."""
+    import logging
+    import re
+
+    with caplog.at_level(logging.ERROR, logger="dm21_explorer"):
+        at = AppTest.from_function(_broken_app, default_timeout=60).run()
+    assert not at.exception
+    [error] = at.error
+    match = re.search(r"reference ([0-9a-f]{8})", error.value)
+    assert match and "\n" not in error.value and "Traceback" not in error.value
+    logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
+    assert logged and logged[0].exc_info and logged[0].exc_info[0] is KeyError
+    assert str(ROOT) not in error.value

@@ -188,3 +188,26 @@ def test_dissociation_view_marks_the_exact_limit():
     # Stretched H2+ with B3LYP: the electron spreads over both protons and the energy falls well below
     # the exact -0.5 Ha limit (delocalization error), by tens of kcal/mol at 4 A.
     assert table["B3LYP E - limit (kcal/mol)"].iloc[1] < -10
+
+
+
+def test_history_hides_the_server_path_and_class_mode_makes_it_read_only(fresh_store, monkeypatch):
+    """Issue 17 (8): History showed the server's database path and let anyone delete anyone's result
+    at one click. Now the path is not shown, Delete asks once more, and class mode has no Delete."""
+    import os
+
+    from explorer import GridSpec, run_scf_stored
+
+    run_scf_stored(from_library("water", basis="sto-3g"), "B3LYP", ResultsStore(), grid=GridSpec(level=1))
+    at = _app()
+    at.switch_page("pages/9_History.py").run()
+    assert not at.exception
+    texts = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    assert not any(os.environ["DM21_EXPLORER_DB"] in t for t in texts)
+    assert at.button(key="hist_delete").label == "Delete this result"  # inside the Delete popover
+    monkeypatch.setenv("DM21_EXPLORER_CLASS_MODE", "1")
+    at.run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "hist_delete"]
+    assert any("class mode" in c.value for c in at.caption)
+    assert len(ResultsStore().list()) == 1

@@ -125,12 +125,18 @@ def is_outside(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def streamlit_app(tmp_path_factory):
+def app_database(tmp_path_factory) -> Path:
+    """The results database of the test server (a test may store results in it directly)."""
+    return tmp_path_factory.mktemp("app_database") / "results.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(tmp_path_factory, app_database):
     python = ROOT / ".venv" / "bin" / "python"
     python = python if python.exists() else Path(sys.executable)
     tmp = tmp_path_factory.mktemp("streamlit_app")
     port = _free_port()
-    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp / "results.sqlite3"))
+    env = dict(os.environ, DM21_EXPLORER_DB=str(app_database))
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     log_path = tmp / "streamlit.log"
     options = {
