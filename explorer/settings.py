@@ -11,6 +11,8 @@ DM21_EXPLORER_MAX_ATOMS    40                      most atoms in one interactive
 DM21_EXPLORER_ATOM_CEILING 200                     most atoms any input may have (checked while parsing,
                                                    before embedding or distance checks; no override)
 DM21_EXPLORER_MAX_BASIS    150                     most basis functions in one interactive calculation
+DM21_EXPLORER_BASIS_CEILING 1000                   most basis functions in the app, "Run anyway" or not
+DM21_EXPLORER_MAX_POINTS   50                      most points of one curve or scan
 DM21_EXPLORER_MAX_SECONDS  120                     largest estimated time (s) of an interactive run
 DM21_EXPLORER_JOB_SECONDS  900                     wall-time limit (s) of one SCF job; 0: none
 DM21_EXPLORER_DB_TIMEOUT   30                      seconds to wait for a locked results database
@@ -34,6 +36,8 @@ from explorer.errors import InputError
 
 MAX_ATOMS_ENV = "DM21_EXPLORER_MAX_ATOMS"
 ATOM_CEILING_ENV = "DM21_EXPLORER_ATOM_CEILING"
+BASIS_CEILING_ENV = "DM21_EXPLORER_BASIS_CEILING"
+MAX_POINTS_ENV = "DM21_EXPLORER_MAX_POINTS"
 MAX_BASIS_ENV = "DM21_EXPLORER_MAX_BASIS"
 MAX_SECONDS_ENV = "DM21_EXPLORER_MAX_SECONDS"
 JOB_SECONDS_ENV = "DM21_EXPLORER_JOB_SECONDS"
@@ -52,6 +56,9 @@ WORKER_SETTINGS = (CHECKPOINTS_ENV, CACHE_DIR_ENV, DB_ENV, JOB_SECONDS_ENV)
 DEFAULT_MAX_ATOMS = 40
 #: RDKit embeds a 200-atom SMILES in ~6 s here (an alkane C66), and 900 atoms took minutes.
 DEFAULT_ATOM_CEILING = 200
+#: About 400 basis functions is the largest DM21 run that fits 2 cores and 4 GB in minutes (issue 15).
+DEFAULT_BASIS_CEILING = 1000
+DEFAULT_MAX_POINTS = 50
 #: Water/cc-pVDZ has 24 basis functions, benzene/cc-pVDZ 114 (DM21: about 2 minutes on 2 cores).
 DEFAULT_MAX_BASIS = 150
 DEFAULT_MAX_SECONDS = 120.0
@@ -82,6 +89,17 @@ def atom_ceiling() -> int:
     """Most atoms any molecule may have ($DM21_EXPLORER_ATOM_CEILING, default 200): a hard limit,
     checked before the expensive parsing steps; "Run anyway" and --allow-large do not pass it."""
     return int(_number(ATOM_CEILING_ENV, DEFAULT_ATOM_CEILING))
+
+
+def basis_ceiling() -> int:
+    """Most basis functions of a calculation in the app ($DM21_EXPLORER_BASIS_CEILING, default 1000):
+    a hard limit that "Run anyway" does not pass."""
+    return int(_number(BASIS_CEILING_ENV, DEFAULT_BASIS_CEILING))
+
+
+def max_points() -> int:
+    """Most points of one fractional curve or bond scan ($DM21_EXPLORER_MAX_POINTS, default 50)."""
+    return int(_number(MAX_POINTS_ENV, DEFAULT_MAX_POINTS))
 
 
 def max_basis() -> int:
@@ -178,6 +196,17 @@ def size_problem(n_atoms: int, n_basis: int) -> str | None:
         return (
             f"{n_basis} basis functions is more than the limit of {max_basis()} for interactive runs "
             f"(choose a smaller basis, or set {MAX_BASIS_ENV} to raise it)"
+        )
+    return None
+
+
+def ceiling_problem(n_basis: int) -> str | None:
+    """None if ``n_basis`` basis functions are within the app's hard ceiling, else a one-line reason
+    (the atom ceiling is checked while parsing)."""
+    if n_basis > basis_ceiling():
+        return (
+            f"{n_basis} basis functions is more than this server's ceiling of {basis_ceiling()} "
+            f"({BASIS_CEILING_ENV}): choose a smaller basis or molecule"
         )
     return None
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import GridSpec
+from explorer import ExplorerError, GridSpec, settings
 from explorer.analyses.fractional import (
     DISSOCIATION_PRESETS,
     charge_table,
@@ -21,7 +21,15 @@ from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import PALETTE, curves_figure
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
-from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_choice, set_widget
+from pages.ui.molecule_input import (
+    BASES,
+    keep_choice,
+    kept,
+    molecule_input_with_view,
+    set_choice,
+    set_widget,
+    size_guard,
+)
 from pages.ui.resources import results_store
 
 st.title("Fractional electrons")
@@ -104,16 +112,27 @@ if view != "Dissociation":
     points = middle.slider("Points", 3, 17, step=2, **kept("fe_points"))
 unit = right.selectbox("Unit of deviations and errors", units.UNITS, **kept("fe_unit"))
 
+# The whole curve's cost against the limits, before the Run button: a scan's geometry and bond
+# lengths are read here, so a bad list or template is reported at once.
+try:
+    if view == "Dissociation":
+        values = parse_numbers(
+            values_text, "bond lengths (Angstrom)", positive=True, most=settings.max_points()
+        )
+        first = scan_geometries(template, values[:1], charge=int(charge), spin=int(spin), basis=scan_basis)[0]
+        allowed = size_guard(first, functionals, runs=len(values))
+    else:
+        allowed = molecule is not None and size_guard(molecule, functionals, runs=points)
+except ExplorerError as err:
+    st.error(str(err))
+    allowed = False
+
 
 def _submit() -> dict | None:
     if view != "Dissociation" and molecule is None:
         return None  # no molecule chosen yet
     results_store()  # a broken or locked database is reported before anything runs
     if view == "Dissociation":
-        values = parse_numbers(values_text, "bond lengths (Angstrom)", positive=True)
-        # A bad template or basis is reported now, not after a trip through the queue.
-        first = scan_geometries(template, values[:1], charge=int(charge), spin=int(spin), basis=scan_basis)
-        first[0].to_pyscf()
         curve = scan
         calls = [
             {"template": template, "values": values, "functional": f, "charge": int(charge),
@@ -142,7 +161,11 @@ def _collect(batch: dict) -> dict:
 
 
 last = run_batch(
-    "fe", _submit, _collect, disabled=not functionals, start=st.session_state.pop("fe_autorun", False)
+    "fe",
+    _submit,
+    _collect,
+    disabled=not (functionals and allowed),
+    start=st.session_state.pop("fe_autorun", False) and allowed,
 )
 
 

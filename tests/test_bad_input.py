@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import cli
+from explorer import InputError, cli, parse_atoms
 from explorer.engine import network, scf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -392,3 +392,48 @@ def test_an_unexpected_error_in_a_page_is_one_line_with_a_reference_logged_with_
     logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
     assert logged and logged[0].exc_info and logged[0].exc_info[0] is KeyError
     assert str(ROOT) not in error.value
+
+
+def test_app_fractional_page_has_size_guard_and_ceiling(monkeypatch):
+    """Issue 17 (5): the Fractional electrons page ran any molecule with no size guard and any number
+    of bond lengths, and "Run anyway" had no ceiling anywhere. Now: the guard with the curve's whole
+    cost, a hard ceiling no checkbox passes, and at most MAX_POINTS points per curve or scan."""
+    from explorer import settings
+
+    monkeypatch.setenv("DM21_EXPLORER_MAX_SECONDS", "100000")  # the basis limits are under test here
+    at = _page("pages/2_Fractional_electrons.py")
+    at.segmented_control(key="fe_view").set_value("Fractional charge").run()
+    at.selectbox(key="mi_library").set_value("water").run()
+    at.selectbox(key="mi_basis").set_value("sto-3g").run()
+    assert any("basis functions" in c.value for c in at.caption)  # the guard's cost line
+    monkeypatch.setenv("DM21_EXPLORER_MAX_BASIS", "5")
+    at.run()
+    assert any("DM21_EXPLORER_MAX_BASIS" in w.value for w in at.warning)
+    assert at.button(key="fe_run").disabled
+    at.checkbox(key="size_guard_override").check().run()
+    assert not at.button(key="fe_run").disabled  # over the soft limit, "Run anyway" may pass
+    monkeypatch.setenv("DM21_EXPLORER_BASIS_CEILING", "5")
+    at.run()
+    assert any("DM21_EXPLORER_BASIS_CEILING" in e.value for e in at.error)
+    assert not [c for c in at.checkbox if c.key == "size_guard_override"]  # nothing to tick past it
+    assert at.button(key="fe_run").disabled
+    monkeypatch.delenv("DM21_EXPLORER_BASIS_CEILING")
+    monkeypatch.delenv("DM21_EXPLORER_MAX_BASIS")
+    at.segmented_control(key="fe_view").set_value("Dissociation").run()
+    many = ", ".join(f"{0.5 + 0.05 * i:g}" for i in range(settings.max_points() + 1))
+    at.text_input(key="fe_values").set_value(many).run()
+    assert any("too many" in e.value for e in at.error)
+    assert at.button(key="fe_run").disabled
+
+
+def test_curves_refuse_more_points_than_the_limit():
+    from explorer import settings
+    from explorer.analyses import fractional
+    from explorer.runs.store import ResultsStore
+
+    h = parse_atoms("H 0 0 0", spin=1, basis="sto-3g")
+    with pytest.raises(InputError, match="DM21_EXPLORER_MAX_POINTS"):
+        fractional.fractional_charge(h, "B3LYP", ResultsStore(), points=settings.max_points() + 1)
+    values = [0.5 + 0.1 * i for i in range(settings.max_points() + 1)]
+    with pytest.raises(InputError, match="too many"):
+        fractional.scan("H 0 0 0; H 0 0 {r}", values, "B3LYP", ResultsStore(), basis="sto-3g")

@@ -53,8 +53,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from explorer import settings
 from explorer.chem import units
 from explorer.chem.molecules import Molecule, parse_atoms
+from explorer.chem.numbers import parse_numbers
 from explorer.engine.grids import GridSpec
 from explorer.engine.scf import default_kind
 from explorer.errors import ConvergenceError, InputError
@@ -314,6 +316,11 @@ def _occupation_curve(molecule, functional, store, xs, describe, progress, grid,
 def _count(points) -> int:
     if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 2:
         raise InputError(f"the number of points must be an integer of at least 2, got {points!r}")
+    if points > settings.max_points():
+        raise InputError(
+            f"{points} points is more than the limit of {settings.max_points()} per curve "
+            f"(set {settings.MAX_POINTS_ENV} to raise it)"
+        )
     return int(points)
 
 
@@ -577,20 +584,9 @@ def scan_geometries(
         raise InputError(
             "the scan template needs {r} where the bond length goes (Angstrom), e.g. 'H 0 0 0; H 0 0 {r}'"
         )
-    values = list(np.ravel(values)) if values is not None else []
-    if not values:
-        raise InputError("give at least one value to scan")
-    molecules = []
-    for v in values:
-        try:
-            r = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"scan values must be numbers (Angstrom), got {v!r}") from None
-        if not math.isfinite(r):
-            raise InputError(f"scan values must be finite numbers (Angstrom), got {v!r}")
-        text = template.replace("{r}", f"{r:.10g}")
-        molecules.append(parse_atoms(text, charge, spin, basis))
-    return molecules
+    values = [] if values is None else values if isinstance(values, str) else np.ravel(values).tolist()
+    values = parse_numbers(values, "scan values (Angstrom)", positive=True, most=settings.max_points())
+    return [parse_atoms(template.replace("{r}", f"{r:.10g}"), charge, spin, basis) for r in values]
 
 
 def scan(

@@ -198,17 +198,22 @@ def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
     return molecule
 
 
-def size_guard(molecule: Molecule, functionals: list[str]) -> bool:
-    """Shows the expected cost; above the limits (explorer.settings), says which and asks to go on
-    anyway. True when allowed to run."""
+def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> bool:
+    """Shows the expected cost of ``runs`` SCFs per functional (the points of a curve); above the
+    limits (explorer.settings), says which and asks to go on anyway; above the server's ceiling,
+    refuses. True when allowed to run."""
     n_basis = _basis_size(molecule)
-    seconds = sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
+    seconds = runs * sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
     text = f"{n_basis} basis functions; expected time about {_duration(seconds)} on 2 cores (rough)."
     try:
+        ceiling = settings.ceiling_problem(n_basis)
         problem = settings.size_problem(len(molecule.atoms), n_basis)
         limit = settings.max_seconds()
     except ExplorerError as err:  # a limit set to something that is not a number
         st.error(str(err))
+        return False
+    if ceiling is not None:
+        st.error(f"Too large for this server: {ceiling}.")
         return False
     if problem is None and seconds > limit:
         problem = (
