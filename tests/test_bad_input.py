@@ -437,3 +437,39 @@ def test_curves_refuse_more_points_than_the_limit():
     values = [0.5 + 0.1 * i for i in range(settings.max_points() + 1)]
     with pytest.raises(InputError, match="too many"):
         fractional.scan("H 0 0 0; H 0 0 {r}", values, "B3LYP", ResultsStore(), basis="sto-3g")
+
+
+def test_app_failed_job_releases_the_rest_of_its_batch(monkeypatch, tmp_path, fresh_store_resource):
+    """Issue 17 (10): after the first failure in a Compare batch the other jobs were never released
+    (they stayed held in the server process, their results kept on the cluster)."""
+    from explorer.runs import tasks
+
+    monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
+
+    def poison():
+        from explorer.engine import network as worker_network
+
+        real = worker_network.Network.evaluate
+
+        def poisoned(self, features, exact=False):
+            out = real(self, features, exact)
+            return worker_network.NetworkOutput(exc=out.exc * np.inf, grads=out.grads)
+
+        poisoned.real = real
+        worker_network.Network.evaluate = poisoned
+
+    def heal():
+        from explorer.engine import network as worker_network
+
+        worker_network.Network.evaluate = worker_network.Network.evaluate.real
+
+    at = _page("pages/1_Compare.py")
+    at.selectbox(key="mi_library").set_value("H2")
+    at.selectbox(key="mi_basis").set_value("sto-3g")
+    at.multiselect(key="cmp_functionals").set_value(["DM21", "PBE"]).run()
+    held_before = set(tasks._holders)
+    with _on_workers(poison, heal):
+        at.button(key="cmp_run").click().run()
+    _shows_error(at, "non-finite")
+    left = set(tasks._holders) - held_before
+    assert not left, f"jobs still held after their batch failed: {left}"

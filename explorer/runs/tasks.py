@@ -211,11 +211,10 @@ class _Reporter:
     (its outcome) is sent without the check: the work is done by then."""
 
     def __init__(self, key: str, seconds: float | None):
-        from distributed import Event, get_worker
+        from distributed import get_worker
 
         self.key, self.seconds = key, seconds
         self._worker = get_worker()
-        self._cancelled = Event(f"cancel-{key}")
         self._deadline = None if not seconds else time.monotonic() + seconds
 
     def __call__(self, message: dict) -> None:
@@ -230,7 +229,9 @@ class _Reporter:
                 f"the calculation ran longer than the per-job limit of {self.seconds:g} s "
                 f"(set {settings.JOB_SECONDS_ENV} to change it)"
             )
-        if self._cancelled.is_set():
+        # The scheduler marks a running task cancelled on its worker once no client wants it any more.
+        task = self._worker.state.tasks.get(self.key)
+        if task is None or task.state == "cancelled":
             raise JobCancelled("the calculation was cancelled")
 
 
@@ -259,23 +260,11 @@ def submit_scf(molecule: Molecule, functional: Functional | str, label: str = ""
     functional = functionals.resolve(functional)
     key = scf_key(molecule, functional, **options)
     c = client()
-    # Never call the client while holding _lock: its event loop takes _lock to hand out progress.
-    with _lock:
-        fresh = not _holders.get(key)
-    if fresh:
-        # No job of ours holds this key: a cancel flag left from an earlier run must not stop it.
-        _event(c, key).clear()
     options = {**options}
     future = c.submit(
         _scf_task, molecule, functional, options, _db_path(), key, settings.job_seconds(), key=key, pure=False
     )
     return _register(Job(key, label or functional.name, future))
-
-
-def _event(c, key: str):
-    from distributed import Event
-
-    return Event(f"cancel-{key}", client=c)
 
 
 def _call_task(function, kwargs, db_path, key, seconds):
@@ -295,10 +284,6 @@ def fan_out(function: Callable, calls: list[dict], labels: list[str] | None = No
     for i, kwargs in enumerate(calls):
         name = f"{function.__module__}.{function.__qualname__}"
         key = _key(f"call-{function.__name__}", [name, kwargs])
-        with _lock:
-            fresh = not _holders.get(key)
-        if fresh:
-            _event(c, key).clear()
         future = c.submit(
             _call_task, function, kwargs, _db_path(), key, settings.job_seconds(), key=key, pure=False
         )
@@ -341,8 +326,10 @@ def describe(state: dict) -> str:
 
 def cancel(jobs: list[Job]) -> None:
     """Cancels ``jobs``: queued tasks are dropped; a running SCF stops at its next iteration unless
-    another session of this process is waiting for the same task."""
-    c = client()
+    someone else still wants the same task: another session of this process, or another client of
+    the scheduler (a CLI run, another app server). The scheduler knows who wants a task; this
+    process withdraws only its own wish (Dask's cancel without force), and the worker stops the task
+    when nobody wants it any more (``_Reporter.check``)."""
     for job in jobs:
         if job.done():
             continue
@@ -353,8 +340,16 @@ def cancel(jobs: list[Job]) -> None:
                 holders.remove(job)
             last = not holders
         if last:
-            _event(c, job.key).set()
             job.future.cancel()
+
+
+def forget(jobs: list[Job]) -> None:
+    """Lets go of ``jobs`` whatever state they are in: cancels those still running (see cancel) and
+    releases the finished ones (e.g. the rest of a batch whose first job failed)."""
+    for job in jobs:
+        if not job.done():
+            cancel([job])
+        release(job)
 
 
 def drain(job: Job) -> list[dict]:

@@ -119,6 +119,7 @@ def follow_jobs(
             value, failure = collect(pending), None
         except ExplorerError as err:
             value, failure = None, str(err)
+            tasks.forget(pending["jobs"])  # the batch's other jobs, finished or not
             status.update(label="failed", state="error")
         else:
             status.update(label="done", state="complete", expanded=False)

@@ -274,3 +274,27 @@ def test_a_worker_killed_mid_scf_fails_clearly_and_a_retry_stores_once(two_worke
     assert result.converged and not cached
     assert store._run("SELECT COUNT(*) FROM results WHERE key = ?", (key,)) == [(1,)]
     assert store._run("SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_cancel_in_one_client_leaves_another_clients_identical_job_running(two_workers):
+    """Issue 17 (10): cancelling set a cancel flag named after the task, shared by every client of
+    the scheduler, so a CLI Ctrl-C stopped an app session's identical SCF and vice versa. Now a
+    client withdraws only its own wish; the task stops when no client wants it."""
+    from distributed import Client
+
+    from explorer.functionals import resolve
+
+    molecule = parse_atoms(WATER.replace("0.587", "0.621"), basis="6-31g")
+    job = tasks.submit_scf(molecule, "DM21", label="app session", grid=GridSpec(level=1))
+    other = Client(tasks.client().scheduler.address, set_as_default=False)  # e.g. a CLI --cluster run
+    try:
+        args = (molecule, resolve("DM21"), {"grid": GridSpec(level=1)}, tasks._db_path(), job.key, None)
+        twin = other.submit(tasks._scf_task, *args, key=job.key, pure=False)
+        _wait_until(lambda: any("cycle" in m for m in job.messages), 120, "SCF iterations")
+        tasks.cancel([job])
+        with pytest.raises(tasks.JobCancelled):
+            tasks.result(job)
+        result, cached, _ = twin.result(timeout=300)
+        assert result.converged and not cached
+    finally:
+        other.close()
