@@ -24,11 +24,14 @@ def test_history_details_belong_to_the_picked_result_after_searches(
 
     open_app("History")
     search = page.get_by_label("Search (name, formula, functional or basis)")
-    for text in ("water", "phenol", "B3LYP"):
+    # Each search waits for what it must show, so the next one starts from a finished page.
+    for text, shows in (("water", "1 stored result(s)"), ("phenol", "No stored result matches."),
+                        ("B3LYP", "2 stored result(s)")):  # fmt: skip
         search.fill(text)
         search.press("Enter")
+        expect(page.get_by_text(shows)).to_be_visible()
         wait_for_app(page)
-    picked = page.get_by_test_id("stSelectbox").first.inner_text()
+    picked = page.get_by_role("combobox", name="Stored result").input_value()
     caption = page.get_by_text(re.compile(r"\d+ basis functions")).inner_text()
     screenshot("history_after_searches")
     expected = "13 basis functions" if "6-31g" in picked else "7 basis functions"
