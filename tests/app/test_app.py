@@ -144,8 +144,11 @@ def test_history_lists_searches_reopens_and_deletes():
     assert any("No stored result" in i.value for i in at.info)
     at.text_input(key="hist_search").set_value("H2").run()
     before = {e["key"] for e in ResultsStore().list("H2")}
+    [picker] = [s for s in at.selectbox if s.label == "Stored result"]
+    picked = picker.value
     at.button(key="hist_delete").click().run()
-    assert len({e["key"] for e in ResultsStore().list("H2")}) == len(before) - 1
+    # Exactly the picked result went, and nothing else.
+    assert {e["key"] for e in ResultsStore().list("H2")} == before - {picked} and picked in before
     at.switch_page("pages/1_Compare.py").run()
     at.button(key="cmp_run").click().run()  # stored again
     at.switch_page("pages/9_History.py").run()

@@ -168,19 +168,24 @@ def test_queue_position_cancel_and_time_limit(two_workers, monkeypatch):
     for job in jobs:
         with pytest.raises(tasks.JobCancelled):
             tasks.result(job)
-    # The running SCFs stop at their next iteration: their claims are released, nothing is stored.
-    deadline = time.monotonic() + 60
-    while ResultsStore()._run("SELECT COUNT(*) FROM claims") != [(0,)] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert ResultsStore()._run("SELECT COUNT(*) FROM claims") == [(0,)]
+    # The running SCFs stop at their next iteration: the workers are free and their claims released
+    # well before the SCFs could have finished, and nothing is stored (had they gone on, both would be).
+    _wait_until(lambda: not any(two_workers.processing().values()), 30, "the workers stopped")
+    _wait_until(lambda: ResultsStore()._run("SELECT COUNT(*) FROM claims") == [(0,)], 30, "claims released")
+    time.sleep(2.0)
+    for job in jobs:
+        assert not [k for k in _stored_keys() if k.startswith(job.key.removeprefix("scf-"))]
     # The cluster is free again, and a cancelled request can be asked for anew.
     again = tasks.submit_scf(molecules[0], "PBE", grid=GridSpec(level=1))
     assert tasks.result(again, timeout=120)[0].converged
-    # The per-job time limit: a job over it stops with a message naming the setting.
-    monkeypatch.setenv("DM21_EXPLORER_JOB_SECONDS", "0.001")
-    late = tasks.submit_scf(molecules[1], "PBE", grid=GridSpec(level=1))
+    # The per-job time limit: a DM21 SCF (several seconds here) stops in the middle, at its first
+    # iteration past one second, with a message naming the setting, and stores nothing.
+    monkeypatch.setenv("DM21_EXPLORER_JOB_SECONDS", "1")
+    late = tasks.submit_scf(molecules[1], "DM21", grid=GridSpec(level=1))
     with pytest.raises(tasks.JobTimeout, match="DM21_EXPLORER_JOB_SECONDS"):
         tasks.result(late, timeout=120)
+    _wait_until(lambda: any("cycle" in m for m in late.messages), 10, "iterations before the limit")
+    assert not [k for k in _stored_keys() if k.startswith(late.key.removeprefix("scf-"))]
 
 
 def test_three_identical_concurrent_cli_runs_agree(tmp_path):
@@ -214,6 +219,10 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(tasks, "CONNECT_SECONDS", 2)
     with pytest.raises(tasks.ExplorerError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         tasks.client()
+
+
+def _stored_keys() -> list[str]:
+    return [row[0] for row in ResultsStore()._run("SELECT key FROM results")]
 
 
 def _wait_until(condition, seconds, what):

@@ -123,10 +123,23 @@ def test_two_sessions_asking_for_the_same_new_calculation_compute_it_once(tmp_pa
     start = threading.Barrier(2)
     outcomes, computed = [], []
 
+    waited = threading.Event()
+
+    def iteration(label):
+        computed.append(label)
+        # The computing session holds the claim until the other one has seen it and waits: the test
+        # cannot pass by the two sessions happening to run one after the other.
+        assert waited.wait(60), "the other session never waited for the claim"
+
     def session(label):
         start.wait()
         result, cached = run_scf_stored(
-            water, "B3LYP", store, grid=GridSpec(level=1), callback=lambda entry: computed.append(label)
+            water,
+            "B3LYP",
+            store,
+            grid=GridSpec(level=1),
+            callback=lambda entry: iteration(label),
+            on_wait=lambda holder: waited.set(),
         )
         outcomes.append((cached, result.energy))
 
