@@ -193,7 +193,6 @@ def test_dissociation_view_marks_the_exact_limit():
     assert table["B3LYP E - limit (kcal/mol)"].iloc[1] < -10
 
 
-
 def test_history_hides_the_server_path_and_class_mode_makes_it_read_only(fresh_store, monkeypatch):
     """Issue 17 (8): History showed the server's database path and let anyone delete anyone's result
     at one click. Now the path is not shown, Delete asks once more, and class mode has no Delete."""
