@@ -270,8 +270,8 @@ def _on_workers(change, undo):
         client.run(undo)
 
 
-def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resource):
-    monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
+def _non_finite_network():
+    """The workers' DM21 network returns infinite energy densities while the block runs."""
 
     def poison():
         from explorer.engine import network as worker_network
@@ -290,7 +290,13 @@ def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resour
 
         worker_network.Network.evaluate = worker_network.Network.evaluate.real
 
-    with _on_workers(poison, heal):
+    return _on_workers(poison, heal)
+
+
+def test_app_non_finite_network_output(monkeypatch, tmp_path, fresh_store_resource):
+    monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
+
+    with _non_finite_network():
         at = _densities_h2_dm21()
     _shows_error(at, "non-finite")
     assert not at.dataframe  # no curve, no numbers
@@ -446,29 +452,12 @@ def test_app_failed_job_releases_the_rest_of_its_batch(monkeypatch, tmp_path, fr
 
     monkeypatch.setenv("DM21_EXPLORER_DB", str(tmp_path / "r.sqlite3"))
 
-    def poison():
-        from explorer.engine import network as worker_network
-
-        real = worker_network.Network.evaluate
-
-        def poisoned(self, features, exact=False):
-            out = real(self, features, exact)
-            return worker_network.NetworkOutput(exc=out.exc * np.inf, grads=out.grads)
-
-        poisoned.real = real
-        worker_network.Network.evaluate = poisoned
-
-    def heal():
-        from explorer.engine import network as worker_network
-
-        worker_network.Network.evaluate = worker_network.Network.evaluate.real
-
     at = _page("pages/1_Compare.py")
     at.selectbox(key="mi_library").set_value("H2")
     at.selectbox(key="mi_basis").set_value("sto-3g")
     at.multiselect(key="cmp_functionals").set_value(["DM21", "PBE"]).run()
     held_before = set(tasks._holders)
-    with _on_workers(poison, heal):
+    with _non_finite_network():
         at.button(key="cmp_run").click().run()
     _shows_error(at, "non-finite")
     left = set(tasks._holders) - held_before
