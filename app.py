@@ -3,6 +3,7 @@
 import streamlit as st
 
 from pages.ui.guard import run_guarded
+from pages.ui.jobs import release_abandoned
 
 st.set_page_config(page_title="DM21 Explorer", page_icon="⚛", layout="wide")
 
@@ -28,4 +29,5 @@ VIEWS = [
     st.Page("pages/9_History.py", title="History", icon=":material/history:", url_path="History"),
 ]
 
+release_abandoned()  # jobs of browser tabs closed meanwhile, in any session
 run_guarded(st.navigation(VIEWS))

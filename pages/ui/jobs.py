@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import ExplorerError
 from explorer.runs import tasks
@@ -28,12 +29,48 @@ POLL_SECONDS = 0.3
 KEPT_VALUES = 12
 
 
+@st.cache_resource
+def _jobs_by_session() -> tuple[threading.Lock, dict]:
+    """The jobs each browser session of this server submitted: {session id: [jobs]}."""
+    return threading.Lock(), {}
+
+
+def _remember(jobs: list[tasks.Job]) -> None:
+    """Notes ``jobs`` as this browser session's, for release_abandoned."""
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        lock, by_session = _jobs_by_session()
+        with lock:
+            by_session.setdefault(ctx.session_id, []).extend(jobs)
+
+
+def release_abandoned() -> None:
+    """Lets go of the jobs of browser sessions that are gone (the tab closed, and Streamlit's
+    server.disconnectedSessionTTL passed): nobody will follow them, so they must not hold a worker.
+    Called on every run of any page; jobs already released are forgotten here too."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():  # AppTest and bare scripts have no sessions to lose
+        return
+    # Streamlit offers no public question "does this session still exist?"; its session manager
+    # answers it (None once a disconnected session has expired).
+    sessions = Runtime.instance()._session_mgr
+    lock, by_session = _jobs_by_session()
+    with lock:
+        gone = [s for s in by_session if sessions.get_session_info(s) is None]
+        abandoned = [job for s in gone for job in by_session.pop(s)]
+        for jobs in by_session.values():
+            jobs[:] = [job for job in jobs if not job.released]
+    tasks.forget(abandoned)  # outside the lock: it talks to the cluster
+
+
 def keep_jobs(state_key: str, batch: dict) -> None:
     """Keeps a new batch (a dict with "jobs", the page's own fields beside) under ``state_key`` for
     follow_jobs. The batch it replaces is cancelled, only now that the new one is queued: a task both
     ask for (the same calculation, a shared task) goes on."""
     previous = st.session_state.get(state_key)
     st.session_state[state_key] = batch
+    _remember(batch["jobs"])
     if previous is not None:
         tasks.cancel(previous["jobs"])
 
@@ -212,6 +249,7 @@ def task_value(state_key: str, function: Callable, kwargs: dict, label: str):
     pending = st.session_state.get(state_key)
     if pending is None or pending["digest"] != digest:
         jobs = tasks.fan_out(function, [kwargs], labels=[label])
+        _remember(jobs)
         if pending is not None:
             tasks.cancel(pending["jobs"])  # an older request under this key, not wanted any more
         pending = st.session_state[state_key] = {"digest": digest, "jobs": jobs}

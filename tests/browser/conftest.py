@@ -144,6 +144,8 @@ def streamlit_app(tmp_path_factory, app_database):
         "server.address": "127.0.0.1",
         "server.port": str(port),
         "server.fileWatcherType": "none",  # files edited during a test run must not rerun the app
+        # A closed tab's session is gone after 3 s instead of 2 minutes (test_abandoned_browser.py).
+        "server.disconnectedSessionTTL": "3",
     }
     cmd = [str(python), "-m", "streamlit", "run", "app.py"]
     cmd += [arg for name, value in options.items() for arg in (f"--{name}", value)]
