@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 
 import pytest
 from pyscf import gto
@@ -41,3 +42,39 @@ def private_results_database(tmp_path_factory):
         os.environ.pop("DM21_EXPLORER_DB", None)
     else:
         os.environ["DM21_EXPLORER_DB"] = saved
+
+
+@pytest.fixture
+def cli_runs_meeting_at_a_claim():
+    """Runs ``n`` copies of a CLI command that all ask for the request with store key ``key`` in the
+    database ``db``, so that they truly overlap: the test holds the request's claim until every
+    process has said it waits for it, then lets go. Returns [(returncode, stdout, stderr)]."""
+    import subprocess
+    import threading
+
+    from explorer.runs.store import ResultsStore
+
+    def run(args, env, n, db, key, seconds=180):
+        procs = []
+        errors = [[] for _ in range(n)]
+        with ResultsStore(db).exclusive(key):
+            for i in range(n):
+                pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+                proc = subprocess.Popen(args, text=True, env=env, **pipes)
+                reader = threading.Thread(target=lambda p=proc, e=errors[i]: e.extend(p.stderr), daemon=True)
+                reader.start()
+                procs.append((proc, reader))
+            deadline = time.monotonic() + seconds
+            while not all(any("waiting for the same calculation" in line for line in e) for e in errors):
+                assert time.monotonic() < deadline, f"not every process waited: {errors}"
+                assert all(p.poll() is None for p, _ in procs), f"a process ended first: {errors}"
+                time.sleep(0.1)
+        outcomes = []
+        for (proc, reader), error in zip(procs, errors, strict=True):
+            out = proc.stdout.read()
+            proc.wait(timeout=seconds)
+            reader.join(timeout=10)
+            outcomes.append((proc.returncode, out, "".join(error)))
+        return outcomes
+
+    return run

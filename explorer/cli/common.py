@@ -199,11 +199,13 @@ def method(args) -> Method:
 
 
 def stored_scf(molecule, method: Method):
-    """(Result, cached) of ``method`` on ``molecule`` through the results store."""
-    from explorer.runs.cached import run_scf_stored
+    """(Result, cached) of ``method`` on ``molecule`` through the results store, its stages (waiting
+    for another process, done, from the store) on stderr."""
+    from explorer.runs.cached import run_scf_reporting
     from explorer.runs.store import ResultsStore
 
-    return run_scf_stored(molecule, method.functional, ResultsStore(), **method.scf_options())
+    functional, options = method.functional, method.scf_options()
+    return run_scf_reporting(molecule, functional, ResultsStore(), functional.name, progress, **options)
 
 
 # --- printing ------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def write_text(path: str, text: str) -> None:
 def progress(event: dict) -> None:
     """Prints a calculation's stages (not its SCF iterations) on stderr."""
     if "cycle" not in event:
-        print(f"  {event['task']}: {event['stage']}", file=sys.stderr)
+        print(f"  {event['task']}: {event['stage']}", file=sys.stderr, flush=True)
 
 
 def progress_line(message: str) -> None:

@@ -188,18 +188,17 @@ def test_queue_position_cancel_and_time_limit(two_workers, monkeypatch):
     assert not [k for k in _stored_keys() if k.startswith(late.key.removeprefix("scf-"))]
 
 
-def test_three_identical_concurrent_cli_runs_agree(tmp_path):
-    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp_path / "cli.sqlite3"))
+def test_three_identical_concurrent_cli_runs_agree(tmp_path, cli_runs_meeting_at_a_claim):
+    db = tmp_path / "cli.sqlite3"
+    env = dict(os.environ, DM21_EXPLORER_DB=str(db))
     args = [sys.executable, "-m", "explorer", "scf", "--atoms", WATER, "--basis", "6-31g"]
     args += ["--functional", "B3LYP", "--json"]
-    procs = [
-        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(3)
-    ]
+    from explorer.runs.request import scf_request
+
+    _, key = scf_request(parse_atoms(WATER, basis="6-31g"), "B3LYP")
     outputs = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
+    for code, out, err in cli_runs_meeting_at_a_claim(args, env, 3, db, key):  # all three at once
+        assert code == 0, err
         outputs.append(json.loads(out))
     assert sorted(o["cached"] for o in outputs) == [False, True, True]  # computed once
     assert len({o["energy"] for o in outputs}) == 1 and outputs[0]["converged"]

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from explorer.chem.molecules import parse_atoms
+from explorer.chem.molecules import from_library, parse_atoms
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.runs.cached import run_scf_stored
@@ -154,12 +154,15 @@ def test_two_sessions_asking_for_the_same_new_calculation_compute_it_once(tmp_pa
     assert store._run("SELECT COUNT(*) FROM claims") == [(0,)]
 
 
-def test_two_cli_processes_compute_once(tmp_path):
-    env = dict(os.environ, DM21_EXPLORER_DB=str(tmp_path / "cli.sqlite3"))
+def test_two_cli_processes_compute_once(tmp_path, cli_runs_meeting_at_a_claim):
+    db = tmp_path / "cli.sqlite3"
+    env = dict(os.environ, DM21_EXPLORER_DB=str(db))
     args = [sys.executable, "-m", "explorer", "scf", "--name", "water", "--basis", "6-31g"]
     args += ["--functional", "PBE", "--json"]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
-    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    _, key = scf_request(from_library("water", basis="6-31g"), "PBE")
+    runs = cli_runs_meeting_at_a_claim(args, env, 2, db, key)  # both run at once, whatever the load
+    assert [code for code, _, _ in runs] == [0, 0], runs
+    outputs = [json.loads(out) for _, out, _ in runs]
     assert sorted(o["cached"] for o in outputs) == [False, True]
     assert outputs[0]["energy"] == outputs[1]["energy"]
 
