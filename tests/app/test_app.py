@@ -213,3 +213,19 @@ def test_history_hides_the_server_path_and_class_mode_makes_it_read_only(fresh_s
     assert not [b for b in at.button if b.key == "hist_delete"]
     assert any("class mode" in c.value for c in at.caption)
     assert len(ResultsStore().list()) == 1
+
+
+def test_history_survives_a_result_deleted_by_another_session(fresh_store):
+    """A result another session (or the teacher) deletes while this one shows it: the page says so and
+    shows no numbers, no traceback."""
+    from explorer import GridSpec, run_scf_stored
+
+    run_scf_stored(from_library("water", basis="sto-3g"), "B3LYP", ResultsStore(), grid=GridSpec(level=1))
+    at = _app()
+    at.switch_page("pages/9_History.py").run()
+    [picker] = [s for s in at.selectbox if s.label == "Stored result"]
+    ResultsStore().delete(picker.value)  # meanwhile, elsewhere
+    at.run()
+    assert not at.exception
+    assert any("Nothing stored yet" in i.value for i in at.info)
+    assert len(at.dataframe) == 0
