@@ -50,11 +50,12 @@ def release_abandoned() -> None:
     Called on every run of any page; jobs already released are forgotten here too."""
     from streamlit.runtime import Runtime
 
-    if not Runtime.exists():  # AppTest and bare scripts have no sessions to lose
-        return
     # Streamlit offers no public question "does this session still exist?"; its session manager
-    # answers it (None once a disconnected session has expired).
-    sessions = Runtime.instance()._session_mgr
+    # answers it (None once a disconnected session has expired). Bare scripts and AppTest (a stand-in
+    # runtime) have none, and no sessions to lose.
+    sessions = getattr(Runtime.instance(), "_session_mgr", None) if Runtime.exists() else None
+    if not hasattr(sessions, "get_session_info"):
+        return
     lock, by_session = _jobs_by_session()
     with lock:
         gone = [s for s in by_session if sessions.get_session_info(s) is None]
