@@ -199,13 +199,18 @@ def method(args) -> Method:
 
 
 def stored_scf(molecule, method: Method):
-    """(Result, cached) of ``method`` on ``molecule`` through the results store, its stages (waiting
-    for another process, done, from the store) on stderr."""
-    from explorer.runs.cached import run_scf_reporting
+    """(Result, cached) of ``method`` on ``molecule`` through the results store. Waiting for another
+    process computing the same request is said on stderr; nothing else is (a failed run's stderr is
+    its one error line)."""
+    from explorer.runs.cached import WAITING, run_scf_reporting
     from explorer.runs.store import ResultsStore
 
+    def waiting(event: dict) -> None:
+        if event.get("stage") == WAITING:
+            progress(event)
+
     functional, options = method.functional, method.scf_options()
-    return run_scf_reporting(molecule, functional, ResultsStore(), functional.name, progress, **options)
+    return run_scf_reporting(molecule, functional, ResultsStore(), functional.name, waiting, **options)
 
 
 # --- printing ------------------------------------------------------------------------------------
