@@ -93,7 +93,8 @@ def is_dm21(name: str | Functional) -> bool:
     """True if ``name`` names one of DM21's networks (any case); False for anything else."""
     if isinstance(name, Functional):
         return name.is_dm21
-    return isinstance(name, str) and _KNOWN.get(name.strip().lower(), CLASSICAL_FUNCTIONALS[0]).is_dm21
+    known = _KNOWN.get(name.strip().lower()) if isinstance(name, str) else None
+    return known is not None and known.is_dm21
 
 
 def dm21(name: str | Functional) -> Functional:

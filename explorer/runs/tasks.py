@@ -9,8 +9,9 @@ checkpoints installed, and the results database (``$DM21_EXPLORER_DB``) on a sha
 Identical requests are computed once: a task's Dask key is derived from the results store's request
 key, so concurrent identical requests share one task, and the store's claims (explorer.runs.store) keep
 two processes from computing the same thing. Every SCF job reports its iterations back (worker
-events on the topic PROGRESS_TOPIC), can be cancelled (cooperatively: the SCF stops at its next
-iteration) and stops with JobTimeout after the per-job limit (explorer.settings.job_seconds).
+events on the topic PROGRESS_TOPIC), can be cancelled (a client withdraws its own wish; once no
+client wants the task, it stops at its next progress message) and stops with JobTimeout after the
+per-job limit (explorer.settings.job_seconds).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from explorer.chem.molecules import Molecule
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.functionals import Functional
-from explorer.runs.cached import OUTCOMES
+from explorer.runs.cached import OUTCOMES, run_scf_reporting
 from explorer.runs.request import array_digest, scf_request
+from explorer.runs.store import ResultsStore, default_path
 
 PROGRESS_TOPIC = "dm21-explorer-progress"
 #: Seconds allowed for connecting to a remote scheduler or starting the local cluster.
@@ -199,8 +201,6 @@ def scf_key(molecule: Molecule, functional: Functional | str, **options) -> str:
 
 
 def _db_path() -> str:
-    from explorer.runs.store import default_path
-
     return str(default_path())
 
 
@@ -238,9 +238,6 @@ class _Reporter:
 def _scf_task(molecule, functional, options, db_path, key, seconds):
     """Runs on a worker: run_scf_stored through the shared database, reporting every iteration and
     stopping at the next one on cancellation or after ``seconds``. Returns (Result, cached, run id)."""
-    from explorer.runs.cached import run_scf_reporting
-    from explorer.runs.store import ResultsStore
-
     # The client labels each message with its job's name: the task name here is only the key.
     result, cached = run_scf_reporting(
         molecule, functional, ResultsStore(db_path), key, _Reporter(key, seconds), **options
@@ -260,7 +257,6 @@ def submit_scf(molecule: Molecule, functional: Functional | str, label: str = ""
     functional = functionals.resolve(functional)
     key = scf_key(molecule, functional, **options)
     c = client()
-    options = {**options}
     future = c.submit(
         _scf_task, molecule, functional, options, _db_path(), key, settings.job_seconds(), key=key, pure=False
     )
@@ -270,8 +266,6 @@ def submit_scf(molecule: Molecule, functional: Functional | str, label: str = ""
 def _call_task(function, kwargs, db_path, key, seconds):
     """Runs on a worker: ``function(store=ResultsStore(db_path), progress=..., **kwargs)``, stopped
     at its next SCF iteration on cancellation or after ``seconds``."""
-    from explorer.runs.store import ResultsStore
-
     return function(store=ResultsStore(db_path), progress=_Reporter(key, seconds), **kwargs)
 
 

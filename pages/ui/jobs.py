@@ -249,11 +249,8 @@ def task_value(state_key: str, function: Callable, kwargs: dict, label: str):
         st.session_state.pop(stopped)
     pending = st.session_state.get(state_key)
     if pending is None or pending["digest"] != digest:
-        jobs = tasks.fan_out(function, [kwargs], labels=[label])
-        _remember(jobs)
-        if pending is not None:
-            tasks.cancel(pending["jobs"])  # an older request under this key, not wanted any more
-        pending = st.session_state[state_key] = {"digest": digest, "jobs": jobs}
+        # keep_jobs cancels an older request under this key, not wanted any more.
+        keep_jobs(state_key, {"digest": digest, "jobs": tasks.fan_out(function, [kwargs], labels=[label])})
     button_key = f"{state_key}_cancel"
     value = follow_jobs(
         state_key,
