@@ -10,11 +10,13 @@ computed on demand.
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -28,11 +30,24 @@ POLL_SECONDS = 0.3
 #: Finished view computations (task_value) kept for every session of this server.
 KEPT_VALUES = 12
 
+LOG = logging.getLogger("dm21_explorer")
+
 
 @st.cache_resource
 def _jobs_by_session() -> tuple[threading.Lock, dict]:
     """The jobs each browser session of this server submitted: {session id: [jobs]}."""
     return threading.Lock(), {}
+
+
+@st.cache_resource
+def _sweeper() -> ThreadPoolExecutor:
+    """One background thread that releases abandoned jobs, so no page run waits on the cluster."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-abandoned")
+
+
+def _log_failure(done: Future) -> None:
+    if done.exception() is not None:
+        LOG.error("releasing the jobs of closed tabs failed", exc_info=done.exception())
 
 
 def _remember(jobs: list[tasks.Job]) -> None:
@@ -47,7 +62,8 @@ def _remember(jobs: list[tasks.Job]) -> None:
 def release_abandoned() -> None:
     """Lets go of the jobs of browser sessions that are gone (the tab closed, and Streamlit's
     server.disconnectedSessionTTL passed): nobody will follow them, so they must not hold a worker.
-    Called on every run of any page; jobs already released are forgotten here too."""
+    Called on every run of any page; jobs already released are forgotten here too. The cluster is
+    told in a background thread: a busy or failing scheduler neither slows nor breaks the page."""
     from streamlit.runtime import Runtime
 
     # Streamlit offers no public question "does this session still exist?"; its session manager
@@ -62,7 +78,8 @@ def release_abandoned() -> None:
         abandoned = [job for s in gone for job in by_session.pop(s)]
         for jobs in by_session.values():
             jobs[:] = [job for job in jobs if not job.released]
-    tasks.forget(abandoned)  # outside the lock: it talks to the cluster
+    if abandoned:
+        _sweeper().submit(tasks.forget, abandoned).add_done_callback(_log_failure)
 
 
 def keep_jobs(state_key: str, batch: dict) -> None:

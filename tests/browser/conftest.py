@@ -65,6 +65,7 @@ draw a SMILES, open its "Open..." dialog, paste the text and press Apply::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -131,14 +132,28 @@ def app_database(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def streamlit_app(tmp_path_factory, app_database):
+def streamlit_log(tmp_path_factory) -> Path:
+    """The test server's output (stdout and stderr), shown when a browser test fails."""
+    return tmp_path_factory.mktemp("streamlit_app") / "streamlit.log"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@contextlib.contextmanager
+def _serve(log_path: Path, database: Path):
+    """Runs `streamlit run app.py` on a free loopback port with the results database ``database``
+    (output to ``log_path``); yields its address once it answers its health check."""
     python = ROOT / ".venv" / "bin" / "python"
     python = python if python.exists() else Path(sys.executable)
-    tmp = tmp_path_factory.mktemp("streamlit_app")
     port = _free_port()
-    env = dict(os.environ, DM21_EXPLORER_DB=str(app_database))
+    env = dict(os.environ, DM21_EXPLORER_DB=str(database))
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    log_path = tmp / "streamlit.log"
     options = {
         "server.headless": "true",
         "server.address": "127.0.0.1",
@@ -176,6 +191,20 @@ def streamlit_app(tmp_path_factory, app_database):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(streamlit_log, app_database):
+    """The address of the test server, shared by the session's browser tests."""
+    with _serve(streamlit_log, app_database) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_streamlit_app(tmp_path):
+    """The address of a server of its own that no browser has visited yet (its own empty database)."""
+    with _serve(tmp_path / "streamlit.log", tmp_path / "results.sqlite3") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -233,10 +262,29 @@ def _abort_outside(route):
 
 
 @pytest.fixture
-def page(browser_context):
+def page(browser_context, request, streamlit_log):
+    """The test's browser tab. When the test fails, its screenshot is saved (test-artifacts/FAILED-*)
+    and what the page showed and the server's last log lines are printed: a failure on a CI machine
+    can then be understood from CI's output alone."""
     page = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
     page.set_default_timeout(30_000)
-    return page
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed:
+        return
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        page.screenshot(path=str(ARTIFACTS / f"FAILED-{stem}.png"), full_page=True)
+        shown = page.locator("body").inner_text(timeout=5_000)
+    except Exception as err:  # the page itself may be what broke
+        shown = f"(could not read the page: {err})"
+    print(f"--- the page at {page.url} showed:\n{shown[-3000:]}")
+    if streamlit_log.exists():
+        print(
+            "--- the server's last log lines:\n"
+            + "\n".join(streamlit_log.read_text(errors="replace").splitlines()[-60:])
+        )
 
 
 @pytest.fixture
