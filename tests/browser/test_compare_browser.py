@@ -51,7 +51,10 @@ def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
 
     page.get_by_test_id("stSelectbox").filter(has_text="Basis set").click()
     page.get_by_role("option", name="sto-3g", exact=True).click()
-    wait_for_app(page, timeout=120_000)  # the rerun after the basis change, slow when CI is loaded
+    # The rerun after the basis change has drawn the new size (HCN/STO-3G: 3 + 3 + 5 functions) before
+    # Run is clicked: waiting for "not running" alone can pass before that rerun starts.
+    expect(page.get_by_text(re.compile(r"^11 basis functions"))).to_be_visible(timeout=120_000)
+    wait_for_app(page, timeout=120_000)
     page.get_by_role("button", name="Run comparison").click(timeout=120_000)
     table = page.get_by_test_id("stDataFrame")
     expect(table).to_be_visible(timeout=300_000)
