@@ -30,11 +30,4 @@ VIEWS = [
 ]
 
 release_abandoned()  # jobs of browser tabs closed meanwhile, in any session
-page = st.navigation(VIEWS, position="hidden")
-# The sidebar's links are drawn here rather than by st.navigation: until a server has run this script
-# once from its default page, Streamlit's frontend shows the files in pages/ instead (".../app",
-# ".../home"), and keeps them across reloads. config.toml hides that list (showSidebarNavigation).
-with st.sidebar:
-    for view in VIEWS:
-        st.page_link(view)
-run_guarded(page)
+run_guarded(st.navigation(VIEWS))

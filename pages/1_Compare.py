@@ -15,12 +15,9 @@ from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import comparison_script, table_csv, table_json
 from explorer.present.plots import difference_bar_figure, scf_progress_figure
 from explorer.runs import tasks
-from pages.ui.guard import through_router
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 st.title("Compare functionals")
 st.markdown(

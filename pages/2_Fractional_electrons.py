@@ -20,7 +20,6 @@ from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import PALETTE, curves_figure
 from explorer.runs import tasks
-from pages.ui.guard import through_router
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import (
     BASES,
@@ -32,8 +31,6 @@ from pages.ui.molecule_input import (
     size_guard,
 )
 from pages.ui.resources import results_store
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 st.title("Fractional electrons")
 st.markdown(

@@ -19,13 +19,10 @@ from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import spin_levels_figure
 from explorer.runs import tasks
-from pages.ui.guard import through_router
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 st.title("Spin states")
 st.markdown(

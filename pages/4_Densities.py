@@ -10,13 +10,10 @@ from explorer.analyses import maps
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.plots import curves_figure, plane_maps_figure
 from explorer.runs import tasks
-from pages.ui.guard import through_router
 from pages.ui.jobs import run_batch, task_value
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_volume
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 st.title("Densities and XC maps")
 st.markdown(

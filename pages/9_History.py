@@ -10,11 +10,8 @@ from explorer.chem import units
 from explorer.chem.molecules import Molecule
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
-from pages.ui.guard import through_router
 from pages.ui.molecule_input import set_choice, set_widget
 from pages.ui.resources import results_store
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 st.title("History")
 st.markdown(

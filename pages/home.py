@@ -4,9 +4,6 @@ import streamlit as st
 
 from explorer.engine import weights
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES
-from pages.ui.guard import through_router
-
-through_router()  # first: a deep link opened before anyone ran app.py
 
 CLASSICAL = ", ".join(CLASSICAL_NAMES[:-1]) + " and " + CLASSICAL_NAMES[-1]  # "B3LYP, PBE, ... and HF"
 

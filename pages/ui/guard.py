@@ -26,21 +26,3 @@ def run_guarded(page) -> None:
         st.error(
             f"Something went wrong on this page (reference {reference}); the server's log has the details."
         )
-
-
-def through_router() -> None:
-    """Makes sure this page runs inside app.py's router. Called first by every page.
-
-    Until some session of this server has run app.py, Streamlit's runner treats the pages/ folder as
-    an old-style multipage app: a first visit to a deep link (/Compare, a lesson's shared address)
-    runs the page file by itself, without app.py (no sidebar of views, no wide layout, no error guard,
-    no release of closed tabs' jobs). Streamlit offers no switch for this; its runner reads the class
-    flag below on every run, and st.navigation clears it. So the page clears it and asks for a rerun,
-    which goes through app.py and resolves the same address to the same page. Not under AppTest: it
-    sets the flag again before each of its runs, so the rerun would swallow every click."""
-    from streamlit import config
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if getattr(PagesManager, "uses_pages_directory", None) and not config.get_option("global.appTest"):
-        PagesManager.uses_pages_directory = False
-        st.rerun()

@@ -77,6 +77,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -200,13 +201,6 @@ def streamlit_app(streamlit_log, app_database):
         yield url
 
 
-@pytest.fixture
-def fresh_streamlit_app(tmp_path):
-    """The address of a server of its own that no browser has visited yet (its own empty database)."""
-    with _serve(tmp_path / "streamlit.log", tmp_path / "results.sqlite3") as url:
-        yield url
-
-
 @pytest.fixture(scope="session")
 def playwright_driver():
     from playwright.sync_api import sync_playwright
@@ -327,3 +321,20 @@ def screenshot(request):
         return path
 
     return save
+
+
+@pytest.fixture
+def choose():
+    """Chooses ``option`` in the selectbox labelled ``label`` with the keyboard (type, Enter) and waits
+    until the box shows it. A mouse click on the open list can land on whatever lies under it when a
+    rerun redraws the page at that moment: in CI it once hit the Functionals box's "clear all"."""
+
+    def choose_(page, label: str, option: str) -> None:
+        box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+        box.click()
+        page.keyboard.type(option)
+        expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("combobox", name=label)).to_have_value(option)
+
+    return choose_

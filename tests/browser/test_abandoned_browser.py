@@ -9,7 +9,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def test_jobs_of_a_closed_tab_are_released(new_browser_context, streamlit_app, wait_for_app, app_database):
+def test_jobs_of_a_closed_tab_are_released(
+    choose, new_browser_context, streamlit_app, wait_for_app, app_database
+):
     """Before, a closed tab's jobs ran to the end and stayed held in the server: nobody cancels for a
     tab that is gone. Now, once Streamlit forgets the session (server.disconnectedSessionTTL, 3 s in
     these tests), the next page run of any session cancels them: benzene/cc-pVDZ with DM21 (about 40 s
@@ -28,8 +30,7 @@ def test_jobs_of_a_closed_tab_are_released(new_browser_context, streamlit_app, w
     box.press("Enter")
     expect(page.get_by_text(re.compile(r"C6H6, 42 electrons"))).to_be_visible(timeout=60_000)
     wait_for_app(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Basis set").click()
-    page.get_by_role("option", name="cc-pvdz", exact=True).click()
+    choose(page, "Basis set", "cc-pvdz")
     wait_for_app(page, timeout=120_000)
     page.get_by_role("button", name="Run comparison").click(timeout=120_000)
     expect(page.get_by_text(re.compile(r"DM21 .*iteration")).first).to_be_visible(timeout=120_000)

@@ -34,7 +34,7 @@ def _choose_source(page, label: str) -> None:
 
 
 def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
-    open_app, page, wait_for_app, outside_requests, screenshot
+    choose, open_app, page, wait_for_app, outside_requests, screenshot
 ):
     open_app("Compare")
     expect(page.get_by_role("heading", name="Compare functionals")).to_be_visible()
@@ -49,8 +49,7 @@ def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
     assert _wait_for(lambda: _viewer_atoms(page) == 3, page)
     screenshot("compare_typed_smiles")
 
-    page.get_by_test_id("stSelectbox").filter(has_text="Basis set").click()
-    page.get_by_role("option", name="sto-3g", exact=True).click()
+    choose(page, "Basis set", "sto-3g")
     # The rerun after the basis change has drawn the new size (HCN/STO-3G: 3 + 3 + 5 functions) before
     # Run is clicked: waiting for "not running" alone can pass before that rerun starts.
     expect(page.get_by_text(re.compile(r"^11 basis functions"))).to_be_visible(timeout=120_000)

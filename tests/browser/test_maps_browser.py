@@ -11,11 +11,10 @@ pytestmark = pytest.mark.browser
 VIEWER = 'iframe[data-testid="stIFrame"]'
 
 
-def test_water_isosurface_and_xc_map(open_app, page, wait_for_app, outside_requests, screenshot):
+def test_water_isosurface_and_xc_map(choose, open_app, page, wait_for_app, outside_requests, screenshot):
     open_app("Densities")
     expect(page.get_by_role("heading", name="Densities and XC maps")).to_be_visible()
-    page.get_by_test_id("stSelectbox").filter(has_text="Basis set").click()
-    page.get_by_role("option", name="sto-3g", exact=True).click()
+    choose(page, "Basis set", "sto-3g")
     wait_for_app(page)
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_text(re.compile(r"DM21 density sums to"))).to_be_visible(timeout=600_000)

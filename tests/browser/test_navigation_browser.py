@@ -1,5 +1,5 @@
-"""The sidebar in a real Chromium: app.py lists every view, in order, and each link opens its page at its
-fixed address; a deep link opened first on a new server runs through the router too."""
+"""The sidebar in a real Chromium: st.navigation (app.py) lists every view, in order, and each link opens
+its page at its fixed address."""
 
 import re
 
@@ -38,24 +38,4 @@ def test_sidebar_reaches_every_view(open_app, page, streamlit_app, wait_for_app,
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
         wait_for_app(page)
         assert page.get_by_test_id("stException").count() == 0, label
-    assert outside_requests() == []
-
-
-@pytest.mark.parametrize("path", ["Compare", "Spin_states"])
-def test_deep_link_first_on_a_new_server_runs_through_the_router(
-    path, fresh_streamlit_app, page, wait_for_app, outside_requests
-):
-    """Before, the first visit of a new server at /Compare ran pages/1_Compare.py without app.py
-    (Streamlit's old pages/ mode): its sidebar listed the files "app", ..., "home", the layout was
-    narrow, and this stayed so for every visitor until someone opened the home page."""
-    heading = {v[1]: v[2] for v in VIEWS}[path]
-    for _ in range(2):  # the first visit, and a reload
-        page.goto(f"{fresh_streamlit_app}/{path}")
-        wait_for_app(page, timeout=90_000)
-        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
-        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(len(VIEWS))
-        assert _sidebar_labels(page) == [v[0] for v in VIEWS]
-        assert page.get_by_test_id("stSidebarNav").count() == 0  # Streamlit's own list stays hidden
-        assert page.get_by_text("Page not found").count() == 0
-        assert page.get_by_test_id("stException").count() == 0
     assert outside_requests() == []

@@ -9,18 +9,15 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def _choose(page, label: str, option: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def test_o2_broken_symmetry_levels_and_gaps(open_app, page, wait_for_app, outside_requests, screenshot):
+def test_o2_broken_symmetry_levels_and_gaps(
+    choose, open_app, page, wait_for_app, outside_requests, screenshot
+):
     open_app("Spin_states")
     expect(page.get_by_role("heading", name="Spin states")).to_be_visible()
-    _choose(page, "System", "O2 (oxygen)")
+    choose(page, "System", "O2 (oxygen)")
     expect(page.get_by_text(re.compile(r"O2, 16 electrons"))).to_be_visible()
     wait_for_app(page)
-    _choose(page, "Basis set", "sto-3g")
+    choose(page, "Basis set", "sto-3g")
     wait_for_app(page)
     functionals = page.get_by_test_id("stMultiSelect").filter(has_text="Functionals")
     functionals.locator("input").click()
