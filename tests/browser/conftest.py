@@ -65,7 +65,6 @@ draw a SMILES, open its "Open..." dialog, paste the text and press Apply::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import socket
@@ -146,14 +145,15 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@contextlib.contextmanager
-def _serve(log_path: Path, database: Path):
-    """Runs `streamlit run app.py` on a free loopback port with the results database ``database``
-    (output to ``log_path``); yields its address once it answers its health check."""
+@pytest.fixture(scope="session")
+def streamlit_app(streamlit_log, app_database):
+    """`streamlit run app.py` on a free loopback port with the test database (output to streamlit_log);
+    its address once it answers its health check, shared by the session's browser tests."""
+    log_path = streamlit_log
     python = ROOT / ".venv" / "bin" / "python"
     python = python if python.exists() else Path(sys.executable)
     port = _free_port()
-    env = dict(os.environ, DM21_EXPLORER_DB=str(database))
+    env = dict(os.environ, DM21_EXPLORER_DB=str(app_database))
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     options = {
         "server.headless": "true",
@@ -192,13 +192,6 @@ def _serve(log_path: Path, database: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture(scope="session")
-def streamlit_app(streamlit_log, app_database):
-    """The address of the test server, shared by the session's browser tests."""
-    with _serve(streamlit_log, app_database) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

@@ -19,18 +19,12 @@ VIEWS = [
 ]
 
 
-def _sidebar_labels(page) -> list[str]:
-    """The labels of the sidebar's page links, in order (each link's text is its icon's ligature
-    name, e.g. "home", on one line, then its label)."""
-    links = page.get_by_test_id("stSidebar").get_by_role("link")
-    return [t.strip().splitlines()[-1] for t in links.all_inner_texts()]
-
-
 def test_sidebar_reaches_every_view(open_app, page, streamlit_app, wait_for_app, outside_requests):
     open_app()
-    links = page.get_by_test_id("stSidebar").get_by_role("link")
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
     expect(links).to_have_count(len(VIEWS))
-    assert _sidebar_labels(page) == [v[0] for v in VIEWS]
+    # Each link's text is its icon's ligature name (e.g. "home") on one line, then its label.
+    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [v[0] for v in VIEWS]
     for index in [*range(1, len(VIEWS)), 0]:  # every view, then back home
         label, path, heading = VIEWS[index]
         links.nth(index).click()
