@@ -18,7 +18,7 @@ from explorer.chem import units
 from explorer.chem.numbers import parse_numbers
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
-from explorer.present.plots import PALETTE, curves_figure
+from explorer.present.plots import curves_figure, functional_color
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import (
@@ -197,14 +197,14 @@ if last is not None:
     if last["view"] == "Fractional charge":
         series = _series(curves, "n_electrons")
         lines = []
-        for index, (f, pts) in enumerate(curves.items()):
+        for f, pts in curves.items():
             integers = [p for p in pts if abs(p["delta"] - round(p["delta"])) < 1e-9 and p["converged"]]
             lines.append(
                 {
                     "name": f"{f}: straight lines between integers",
                     "x": [p["n_electrons"] for p in integers],
                     "y": [p["energy"] for p in integers],
-                    "color": PALETTE[index % len(PALETTE)],  # the colour of its functional's curve
+                    "color": functional_color(f),  # the colour of its functional's curve
                 }
             )
         st.plotly_chart(curves_figure(series, "number of electrons N", "energy (Ha)", lines), key="fe_en")

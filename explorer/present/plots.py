@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
+
+
+#: The app's one palette: each functional keeps its colour in every plot of every view (Okabe-Ito and
+#: Paul Tol colours, told apart with the common colour-vision deficiencies and on light and dark themes).
+FUNCTIONAL_COLORS = {
+    "DM21": "#0072B2",
+    "DM21m": "#56B4E9",
+    "DM21mc": "#009E73",
+    "DM21mu": "#CC79A7",
+    "B3LYP": "#D55E00",
+    "PBE": "#E69F00",
+    "PBE0": "#882255",
+    "SCAN": "#999933",
+    "HF": "#44AA99",
+}
+#: Colours for series that are not a functional (e.g. spin states, other names), in order.
+PALETTE = ("#332288", "#AA4499", "#117733", "#DDCC77", "#88CCEE", "#661100", "#6699CC", "#888888")
+#: Reference curves (exact lines, experiment): grey, dashed.
+REFERENCE_COLOR = "#7f7f7f"
+
+
+def functional_color(name: str, index: int = 0) -> str:
+    """The colour of functional ``name`` (a label that starts with a functional's name, such as
+    "DM21 (neighbour start)", counts as that functional); other names get PALETTE[index]."""
+    head = re.split(r"[\s:(/,]", name.strip(), maxsplit=1)[0]
+    for key, color in FUNCTIONAL_COLORS.items():
+        if key.lower() == head.lower():
+            return color
+    return PALETTE[index % len(PALETTE)]
 
 
 def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
@@ -37,13 +68,10 @@ def difference_bar_figure(labels: list[str], values: list[float], axis_title: st
     """Bar chart of one value per functional (e.g. energy differences to a baseline)."""
     # None (an unconverged result) draws no bar and no label.
     text = ["" if v is None else f"{v:.2f}" for v in values]
-    figure = go.Figure(go.Bar(x=labels, y=values, text=text, textposition="auto"))
+    colors = [functional_color(label, i) for i, label in enumerate(labels)]
+    figure = go.Figure(go.Bar(x=labels, y=values, text=text, textposition="auto", marker_color=colors))
     figure.update_layout(yaxis_title=axis_title, height=320, margin=dict(l=10, r=10, t=10, b=10))
     return figure
-
-
-#: Colours of successive series in curves_figure (references may reuse them to match a series).
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
 def curves_figure(
@@ -62,7 +90,7 @@ def curves_figure(
     """
     figure = go.Figure()
     for index, s in enumerate(series):
-        color = PALETTE[index % len(PALETTE)]
+        color = s.get("color") or functional_color(s["name"], index)
         ok = s.get("converged") or [True] * len(s["x"])
         good = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if c and y is not None]
         bad = [(x, y) for x, y, c in zip(s["x"], s["y"], ok, strict=True) if not c and y is not None]
@@ -92,7 +120,7 @@ def curves_figure(
                 y=ref["y"],
                 mode="lines",
                 name=ref["name"],
-                line=dict(dash="dash", color=ref.get("color", "#7f7f7f")),
+                line=dict(dash="dash", color=ref.get("color", REFERENCE_COLOR)),
             )
         )
     figure.update_layout(
