@@ -27,7 +27,12 @@ except ExplorerError as err:
     st.error(str(err))
     st.stop()
 
-search = st.text_input("Search (name, formula, functional or basis)", key="hist_search")
+search = st.text_input(
+    "Search (name, formula, SMILES, functional or basis)",
+    key="hist_search",
+    help="Part of a name (phenol, water, H2+), a formula (C6H6O), a SMILES (written any way), a "
+    "functional (DM21m) or a basis set (6-31g).",
+)
 entries = store.list(search)
 st.caption(f"{len(entries)} stored result(s)")
 if not entries:
@@ -37,17 +42,21 @@ if not entries:
 listing = [
     {
         "when": datetime.fromtimestamp(e["created"]).strftime("%Y-%m-%d %H:%M"),
-        "molecule": e["name"] or e["formula"],
-        "formula": e["formula"],
+        "molecule": e["title"],
+        "formula": e["species"],
+        "SMILES": e["smiles"],
         "functional": e["functional"],
         "basis": e["basis"],
-        "charge": e["charge"],
+        # Signed, as chemists write it: +1 for H2+.
+        "charge": f"{e['charge']:+d}" if e["charge"] else "0",
         "2S": e["spin"],
         "E (Ha)": e["energy"],
     }
     for e in entries
 ]
 st.dataframe(listing, hide_index=True)
+if any(e["functional"] == "B3LYP" for e in entries):
+    st.caption(B3LYP_NOTE)
 left, right = st.columns(2)
 left.download_button(
     "List (CSV)", table_csv(listing), "dm21_explorer_history.csv", "text/csv", key="hist_csv"

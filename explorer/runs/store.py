@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from explorer.chem.names import describe, smiles_facts
 from explorer.errors import ExplorerError
 from explorer.settings import DB_TIMEOUT_ENV, database_path, db_timeout
 
@@ -35,7 +36,10 @@ _SCHEMA = (
     request TEXT NOT NULL,
     result TEXT NOT NULL,
     dm BLOB,
-    name TEXT NOT NULL DEFAULT ''
+    name TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    species TEXT NOT NULL DEFAULT '',
+    smiles TEXT NOT NULL DEFAULT ''
 )""",
     """CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
@@ -92,6 +96,10 @@ class ResultsStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
             if "name" not in columns:  # databases written before names were kept
                 db.execute("ALTER TABLE results ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+            for column in _READABLE:  # databases written before readable names were kept
+                if column not in columns:
+                    db.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+            _fill_readable(db)
             columns = {row[1] for row in db.execute("PRAGMA table_info(claims)")}
             if "heartbeat" not in columns:  # databases written before claims were leases
                 db.execute("ALTER TABLE claims ADD COLUMN heartbeat REAL NOT NULL DEFAULT 0")
@@ -128,7 +136,8 @@ class ResultsStore:
         name: str = "",
     ) -> None:
         """Stores ``result`` (JSON-ready, no arrays) and its density matrix under ``key``;
-        ``name`` is the molecule's label, shown in listings."""
+        ``name`` is the molecule's label; its readable name, charged formula and SMILES
+        (explorer.chem.names.describe) are stored beside it for listings and searches."""
         blob = None
         if dm is not None:
             buffer = io.BytesIO()
@@ -136,7 +145,7 @@ class ResultsStore:
             blob = buffer.getvalue()
         self._run(
             "INSERT OR REPLACE INTO results (key, created, formula, functional, basis, request, result, dm, "
-            "name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "name, title, species, smiles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 time.time(),
@@ -147,23 +156,33 @@ class ResultsStore:
                 json.dumps(result),
                 blob,
                 name,
+                *_readable(name, formula, request.get("charge")),
             ),
         )
 
     def list(self, search: str = "") -> list[dict]:
-        """Stored results, newest first: key, created (Unix time), name, formula, functional,
-        basis, charge, spin (2S), energy (Hartree); ``search`` filters by a substring
-        (case-insensitive) of name, formula, functional or basis."""
-        pattern = f"%{search.strip()}%"
+        """Stored results, newest first: key, created (Unix time), name (the molecule's label as
+        stored), title (its readable name: "phenol", "H2+ R=1.5 A"), species (formula with charge),
+        smiles (canonical, "" unless built from one), formula (Hill), functional, basis, charge,
+        spin (2S), energy (Hartree). ``search`` filters by a substring (case-insensitive) of any of
+        title, name, species, smiles, formula, functional or basis; a search that is a SMILES also
+        finds the same molecule written another way ("c1ccc(O)cc1" finds "Oc1ccccc1")."""
+        text = search.strip()
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        facts = smiles_facts(text) if text else None
         rows = self._run(
-            "SELECT key, created, name, formula, functional, basis, json_extract(request, '$.charge'), "
-            "json_extract(request, '$.spin'), json_extract(result, '$.energy') FROM results "
-            "WHERE name LIKE ? OR formula LIKE ? OR functional LIKE ? OR basis LIKE ? "
-            "ORDER BY created DESC",
-            (pattern,) * 4,
+            f"SELECT {', '.join(_LISTED)}, json_extract(request, '$.charge'), "
+            "json_extract(request, '$.spin'), json_extract(result, '$.energy') FROM results WHERE "
+            + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in _SEARCHED)
+            + " OR (smiles != '' AND smiles = ?) ORDER BY created DESC",
+            (pattern,) * len(_SEARCHED) + (facts[0] if facts else "",),
         )
-        names = ("key", "created", "name", "formula", "functional", "basis", "charge", "spin", "energy")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        entries = [dict(zip(_LISTED + ("charge", "spin", "energy"), row, strict=True)) for row in rows]
+        for entry in entries:
+            if not entry["title"]:  # written after this store opened by a program that keeps no titles
+                readable = _readable(entry["name"], entry["formula"], entry["charge"])
+                entry.update(zip(_READABLE, readable, strict=True))
+        return entries
 
     def request(self, key: str) -> dict | None:
         """The canonical request stored under ``key`` (see canonical_request), or None."""
@@ -248,6 +267,30 @@ class ResultsStore:
         names = ("owner", "host", "pid", "started", "heartbeat")
         rows = self._run(f"SELECT {', '.join(names)} FROM claims WHERE key = ?", (key,))
         return dict(zip(names, rows[0], strict=True)) if rows else None
+
+
+#: Readable columns of a result (explorer.chem.names.describe), derived from its name, formula and charge.
+_READABLE = ("title", "species", "smiles")
+_LISTED = ("key", "created", "name") + _READABLE + ("formula", "functional", "basis")
+_SEARCHED = _READABLE + ("name", "formula", "functional", "basis")
+
+
+def _readable(name: str, formula: str, charge: int | None) -> tuple[str, str, str]:
+    """(title, species, smiles) of a result stored under ``name`` with ``formula`` and ``charge``."""
+    described = describe(name, formula, charge or 0)
+    return described["name"], described["species"], described["smiles"]
+
+
+def _fill_readable(db: sqlite3.Connection) -> None:
+    """Gives every result stored without a title (before titles were kept) its readable columns."""
+    rows = db.execute(
+        "SELECT key, name, formula, json_extract(request, '$.charge') FROM results WHERE title = ''"
+    ).fetchall()
+    for key, name, formula, charge in rows:
+        db.execute(
+            "UPDATE results SET title = ?, species = ?, smiles = ? WHERE key = ?",
+            (*_readable(name, formula, charge), key),
+        )
 
 
 def _database_error(path: Path, err: Exception) -> ExplorerError:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from explorer.chem.molecules import from_library, parse_atoms
+from explorer.chem.molecules import from_library, from_smiles, parse_atoms
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.runs.cached import run_scf_stored
@@ -91,7 +91,94 @@ def test_old_database_is_migrated_once_by_concurrent_openers(tmp_path):
         t.join()
     assert errors == []
     [row] = ResultsStore(path).list()
-    assert (row["key"], row["name"], row["formula"]) == ("k", "", "H2")
+    assert (row["key"], row["name"], row["formula"], row["title"]) == ("k", "", "H2", "H2")
+
+
+def test_request_keys_are_unchanged():
+    """Readable names are stored beside a result, not in its request: the key of a request is the
+    one earlier versions stored it under (pinned), so stored results keep being found."""
+    water = parse_atoms(WATER, basis="sto-3g")
+    request = canonical_request(water, "B3LYP", "RKS", GridSpec(level=1).as_dict(), None)
+    assert request_key(request) == "a8901df4f45888651e59313dec25985ea03004cd4b9100b08d492cb99d16c6b1"
+
+
+def test_old_rows_get_readable_searchable_names(tmp_path):
+    """Issue 20 (7): a database written before titles were kept, with a SMILES molecule stored under
+    its SMILES and an H2+ scan point labelled "H2 R=1.5 A": opened now, phenol is found as "phenol"
+    and the scan point reads "H2+ R=1.5 A", charge +1; keys and requests are untouched."""
+    path = tmp_path / "old.sqlite3"
+    phenol = from_smiles("c1ccc(O)cc1", basis="sto-3g")
+    h2_plus = parse_atoms("H 0 0 0; H 0 0 1.5", 1, 1, "sto-3g")
+    rows = []
+    for molecule, label in ((phenol, phenol.name), (h2_plus, "H2 R=1.5 A")):
+        request, key = scf_request(molecule, "B3LYP")
+        rows.append((key, request, label, molecule.formula()))
+    with sqlite3.connect(path) as db:  # the schema before titles
+        db.execute(
+            "CREATE TABLE results (key TEXT PRIMARY KEY, created REAL NOT NULL, formula TEXT NOT NULL, "
+            "functional TEXT NOT NULL, basis TEXT NOT NULL, request TEXT NOT NULL, "
+            "result TEXT NOT NULL, dm BLOB, name TEXT NOT NULL DEFAULT '')"
+        )
+        for n, (key, request, label, formula) in enumerate(rows):
+            db.execute(
+                "INSERT INTO results VALUES (?, ?, ?, 'B3LYP', 'sto-3g', ?, '{\"energy\": -1.0}', NULL, ?)",
+                (key, n, formula, json.dumps(request, sort_keys=True), label),
+            )
+    db.close()
+    store = ResultsStore(path)
+    [found] = store.list("phenol")
+    assert (found["key"], found["title"], found["smiles"], found["formula"]) == (
+        rows[0][0],
+        "phenol",
+        "Oc1ccccc1",
+        "C6H6O",
+    )
+    assert [r["key"] for r in store.list("Oc1ccccc1")] == [rows[0][0]]
+    [ion] = store.list("H2+")
+    assert (ion["key"], ion["title"], ion["species"], ion["charge"], ion["spin"]) == (
+        rows[1][0],
+        "H2+ R=1.5 A",
+        "H2+",
+        1,
+        1,
+    )
+    for key, request, _, _ in rows:
+        assert store.request(key) == request and request_key(request) == key
+
+
+def test_stored_results_are_searchable_by_name_formula_smiles_functional_and_basis(tmp_path):
+    """A SMILES molecule run now is stored with its common name and canonical SMILES; History's
+    search finds it by any of them, by what the user typed, and by functional and basis; an H2+
+    scan point is stored as "H2+ R=... A"."""
+    from explorer.analyses.fractional import DISSOCIATION_PRESETS, scan
+
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    ethanol = from_smiles("OCC", basis="sto-3g")
+    result, cached = run_scf_stored(ethanol, "B3LYP", store, grid=GridSpec(level=1))
+    assert result.converged and not cached
+    _, key = scf_request(ethanol, "B3LYP", grid=GridSpec(level=1))
+    for search in ("ethanol", "ETHANOL", "OCC", "CCO", "C(O)C", "C2H6O", "b3lyp", "STO-3G"):
+        assert [r["key"] for r in store.list(search)] == [key], search
+    [row] = store.list("ethanol")
+    assert (row["title"], row["species"], row["smiles"], row["charge"]) == ("ethanol", "C2H6O", "CCO", 0)
+    assert row["energy"] == pytest.approx(result.energy, abs=0)
+    assert store.list("phenol") == [] and store.list("%") == [] and store.list("_") == []
+
+    preset = DISSOCIATION_PRESETS["H2+"]
+    [point] = scan(
+        preset["template"],
+        [1.5],
+        "B3LYP",
+        store,
+        charge=preset["charge"],
+        spin=preset["spin"],
+        kind=preset["kind"],
+        basis="sto-3g",
+        grid=GridSpec(level=1),
+    )
+    assert point["converged"]
+    [ion] = store.list("H2+")
+    assert (ion["title"], ion["species"], ion["charge"], ion["formula"]) == ("H2+ R=1.5 A", "H2+", 1, "H2")
 
 
 def test_cli_second_identical_run_is_cached(tmp_path):
