@@ -8,12 +8,20 @@ from explorer.analyses.compare import (
     atomization_reference,
     comparison_requests,
     comparison_table,
+    error_panels,
+    ionization_reference,
+    split_table,
 )
 from explorer.chem import units
 from explorer.chem.dispersion import DM21_NOTE
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import comparison_script, table_csv, table_json
-from explorer.present.plots import difference_bar_figure, scf_progress_figure
+from explorer.present.plots import (
+    difference_bar_figure,
+    orbital_levels_figure,
+    property_bars_figure,
+    scf_progress_figure,
+)
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
@@ -81,6 +89,23 @@ def _collect(batch: dict) -> dict:
     return {"molecule": batch["molecule"], "rows": rows, "options": batch["options"]}
 
 
+def _number_formats(columns) -> dict:
+    """Display precision by unit: Hartree to 1e-6, other energies and Debye to 0.01, <S²> to 0.001."""
+    formats = {}
+    for column in columns:
+        if column.endswith("(Ha)"):
+            formats[column] = st.column_config.NumberColumn(format="%.6f")
+        elif column.endswith(("(eV)", "(D)", "mol)", "(s)")):
+            formats[column] = st.column_config.NumberColumn(format="%.2f")
+        elif column == "<S²>":
+            formats[column] = st.column_config.NumberColumn(format="%.3f")
+    return formats
+
+
+def _show_table(rows: list[dict], key: str) -> None:
+    st.dataframe(rows, hide_index=True, column_config=_number_formats(rows[0]), key=key)
+
+
 last = run_batch(
     "cmp",
     _submit if ready else None,
@@ -90,40 +115,83 @@ last = run_batch(
     expanded=True,
     live=_draw,
 )
+
+
 if last is not None:
     molecule_run, rows = last["molecule"], last["rows"]
     functionals_run, d3_run, atomization_run = last["options"]
     if baseline not in functionals_run:
         baseline = functionals_run[0]
     table = comparison_table(rows, baseline, unit)
+    parts = split_table(table)
+    names = [line["functional"] for line in table]
     st.subheader(f"{molecule_run.name or molecule_run.formula()} / {molecule_run.basis}")
-    st.dataframe(table, hide_index=True)
     unconverged = [r.functional for r in rows if not r.converged]
     if unconverged:
         st.error(
             f"{', '.join(unconverged)}: the SCF did NOT converge (the molecule or a free atom), so "
             "its numbers are left blank; an unconverged energy is not a result."
         )
-    delta = f"ΔE vs {baseline} ({unit})"
-    st.plotly_chart(
-        difference_bar_figure([r["functional"] for r in table], [r[delta] for r in table], delta),
-        key="cmp_bars",
-    )
+    _show_table(parts["chemistry"], "cmp_chemistry")
     notes = ["Energies on the DM21 reference grid (level 3, pruned); orbital energies in eV."]
     if "B3LYP" in functionals_run:
         notes.append(B3LYP_NOTE)
     if d3_run:
         notes.append(f"D3(BJ) without the three-body term. {DM21_NOTE}")
     st.caption(" ".join(notes))
+
+    ionization = ionization_reference(rows, molecule_run)
+    st.plotly_chart(
+        orbital_levels_figure(
+            names,
+            [line["HOMO (eV)"] for line in table],
+            [line["LUMO (eV)"] for line in table],
+            ionization["value"] if ionization else None,
+        ),
+        key="cmp_orbitals",
+    )
+    if ionization is not None:
+        errors = ", ".join(f"{f} {e:+.2f} eV" for f, e in ionization["errors"].items()) or "none converged"
+        st.markdown(
+            f"**Experimental ionization energy** {ionization['value']:.2f} eV (source: "
+            f"{ionization['source']}). For the exact functional −HOMO equals it; −HOMO minus "
+            f"experiment: {errors}."
+        )
+    else:
+        st.caption("The library has no experimental ionization energy for this molecule.")
     reference = atomization_reference(rows, molecule_run, unit) if atomization_run else None
     if reference is not None:
         errors = ", ".join(f"{f} {e:+.2f}" for f, e in reference["errors"].items())
         st.markdown(
-            f"**Experimental atomization energy** {reference['value']:.2f} {unit} "
-            f"(source: {reference['source']}). Error, computed minus experiment: {errors} {unit}."
+            f"**Reference atomization energy** {reference['value']:.2f} {unit} "
+            f"(source: {reference['source']}). Error, computed minus reference: {errors} {unit}."
         )
     elif atomization_run:
-        st.caption("The library has no experimental atomization energy for this molecule.")
+        st.caption("The library has no reference atomization energy for this molecule.")
+    dipoles = {"title": "|dipole| (D)", "values": [line["|dipole| (D)"] for line in table]}
+    st.plotly_chart(
+        property_bars_figure(names, [dipoles, *error_panels(ionization, reference, names, unit)]),
+        key="cmp_properties",
+    )
+
+    st.markdown(
+        "**Total energies and their differences between functionals**: not meaningful on their own "
+        "(each functional's total energy has its own offset); the quantities above are what "
+        "chemistry compares."
+    )
+    delta = f"ΔE vs {baseline} ({unit})"
+    _show_table(parts["energies"], "cmp_energies")
+    st.plotly_chart(
+        difference_bar_figure(
+            names,
+            [line[delta] for line in table],
+            delta,
+            title=f"Total-energy difference to {baseline} (not meaningful on its own)",
+        ),
+        key="cmp_bars",
+    )
+    st.markdown("**Run details**")
+    _show_table(parts["run"], "cmp_run_details")
 
     stem = (molecule_run.name or molecule_run.formula()).replace(" ", "_")
     metadata = {

@@ -1,5 +1,6 @@
-"""Side-by-side comparison of functionals on one molecule: energies, orbitals, dipoles, and
-optionally D3(BJ) dispersion and atomization energies against experiment.
+"""Side-by-side comparison of functionals on one molecule: energies, orbitals (-HOMO against the
+experimental ionization energy where the library has one), dipoles, and optionally D3(BJ)
+dispersion and atomization energies against reference values.
 
 ``compare_functionals`` computes (through the results store, so repeated requests and the free
 atoms are computed once) and returns raw rows in Hartree; ``comparison_table`` turns them into a
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.chem import dispersion, units
-from explorer.chem.molecules import LIBRARY, Molecule, atom_molecule
+from explorer.chem.molecules import LIBRARY, LibraryEntry, Molecule, atom_molecule
 from explorer.engine.grids import GridSpec
 from explorer.engine.scf import Result
 from explorer.errors import InputError
@@ -49,15 +50,33 @@ class Row:
         return None if self.atoms_energy is None else self.atoms_energy - self.energy
 
 
-def experimental_atomization(molecule: Molecule) -> tuple[float, str] | None:
-    """(De in Hartree, source) when ``molecule`` is a library entry with an experimental
-    atomization energy and its geometry, charge and spin unchanged; else None."""
+def _library_entry(molecule: Molecule) -> LibraryEntry | None:
+    """The library entry ``molecule`` is, with its geometry, charge and spin unchanged; else None
+    (experimental values hold for that system only)."""
     entry = LIBRARY.get(molecule.name)
-    if entry is None or entry.atomization_kcal is None:
+    if entry is None:
         return None
     if (tuple(entry.atoms), entry.charge, entry.spin) != (molecule.atoms, molecule.charge, molecule.spin):
         return None
+    return entry
+
+
+def experimental_atomization(molecule: Molecule) -> tuple[float, str] | None:
+    """(De in Hartree, source) when ``molecule`` is a library entry with an experimental
+    atomization energy and its geometry, charge and spin unchanged; else None."""
+    entry = _library_entry(molecule)
+    if entry is None or entry.atomization_kcal is None:
+        return None
     return units.to_hartree(entry.atomization_kcal, "kcal/mol"), entry.atomization_source
+
+
+def experimental_ionization(molecule: Molecule) -> tuple[float, str] | None:
+    """(first vertical ionization energy in eV, source) when ``molecule`` is a library entry with
+    an experimental value and its geometry, charge and spin unchanged; else None."""
+    entry = _library_entry(molecule)
+    if entry is None or entry.ionization_ev is None:
+        return None
+    return entry.ionization_ev, entry.ionization_source
 
 
 def atomization_applies(molecule: Molecule) -> str | None:
@@ -153,7 +172,8 @@ def compare_functionals(
 def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "kcal/mol") -> list[dict]:
     """Display rows: total energy and E_xc (Hartree), difference to ``baseline`` (default: the
     first row) and atomization energies in ``unit``, HOMO/LUMO/gap in eV, |dipole| in Debye,
-    <S^2>, SCF cycles, time (s), whether it converged and whether it came from the store. The
+    <S^2>, SCF cycles, basis functions, time (s), whether it converged and whether it came from the
+    store (split_table cuts it into parts that fit a screen). The
     numbers of a row whose SCF did not converge (or whose baseline did not) are None: an
     unconverged energy must not be read as a result."""
     if not rows:
@@ -185,6 +205,7 @@ def comparison_table(rows: list[Row], baseline: str | None = None, unit: str = "
         elif not base.converged:
             line[f"ΔE vs {base.functional} ({unit})"] = None
         line["SCF cycles"] = res.cycles
+        line["basis functions"] = res.n_basis
         line["time (s)"] = res.scf_seconds
         line["converged"] = r.converged
         line["from store"] = r.cached
@@ -205,3 +226,60 @@ def atomization_reference(rows: list[Row], molecule: Molecule, unit: str) -> dic
         if r.atomization is not None and r.converged
     }
     return {"value": units.from_hartree(value, unit), "unit": unit, "source": source, "errors": errors}
+
+
+def ionization_reference(rows: list[Row], molecule: Molecule) -> dict | None:
+    """The experimental first ionization energy (eV) with its source, and each converged
+    functional's error -HOMO minus experiment (eV; zero for an exact functional, whose HOMO is minus
+    the ionization energy), when the library has a value for ``molecule``."""
+    reference = experimental_ionization(molecule)
+    if reference is None:
+        return None
+    value, source = reference
+    errors = {
+        r.functional: -units.from_hartree(r.result.homo, "eV") - value
+        for r in rows
+        if r.converged and r.result.homo is not None
+    }
+    return {"value": value, "unit": "eV", "source": source, "errors": errors}
+
+
+#: Columns of comparison_table about how a calculation ran rather than about the chemistry.
+RUN_COLUMNS = ("SCF cycles", "basis functions", "time (s)", "converged", "from store")
+
+
+def _is_total_energy(column: str) -> bool:
+    # Total energies, their parts and their differences between functionals.
+    return column.startswith(("E ", "E_xc", "D3(BJ)", "ΔE"))
+
+
+def split_table(table: list[dict]) -> dict[str, list[dict]]:
+    """comparison_table's rows cut into three tables that each fit a screen, every one keyed by
+    "functional": "chemistry" (orbital energies, gap, dipole, <S^2>, atomization energies),
+    "energies" (total energies, D3(BJ), E_xc, differences to the baseline) and "run" (RUN_COLUMNS)."""
+    parts = {"chemistry": [], "energies": [], "run": []}
+    for line in table:
+        rest = {k: v for k, v in line.items() if k != "functional"}
+        run = {k: v for k, v in rest.items() if k in RUN_COLUMNS}
+        energies = {k: v for k, v in rest.items() if k not in run and _is_total_energy(k)}
+        chemistry = {k: v for k, v in rest.items() if k not in run and k not in energies}
+        for name, columns in (("chemistry", chemistry), ("energies", energies), ("run", run)):
+            parts[name].append({"functional": line["functional"], **columns})
+    return parts
+
+
+def error_panels(
+    ionization: dict | None, atomization: dict | None, functionals: list[str], unit: str
+) -> list[dict]:
+    """Per-functional errors against experiment, each {"title" (with unit), "values"} in the order
+    of ``functionals`` (None where there is no converged value): -HOMO minus the ionization energy
+    (eV) and the atomization energy minus the reference (``unit``), each only when one exists
+    (ionization_reference, atomization_reference)."""
+    panels = []
+    if ionization is not None:
+        values = [ionization["errors"].get(f) for f in functionals]
+        panels.append({"title": "−HOMO − experimental IE (eV)", "values": values})
+    if atomization is not None:
+        values = [atomization["errors"].get(f) for f in functionals]
+        panels.append({"title": f"atomization − reference ({unit})", "values": values})
+    return panels

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -282,7 +282,9 @@ CATEGORIES = ("atom", "molecule", "radical", "ion", "stretched bond")
 class LibraryEntry:
     """A named system: geometry (Angstrom), charge, 2S, where the geometry comes from, a category
     and, where a reliable value exists, the total atomization energy without zero-point energy
-    (kcal/mol, the quantity a single-point calculation at this geometry can be compared with)."""
+    (kcal/mol, the quantity a single-point calculation at this geometry can be compared with) and
+    the experimental first vertical ionization energy (eV, what -HOMO of an exact Kohn-Sham
+    functional equals), each with its source."""
 
     atoms: tuple[tuple[str, tuple[float, float, float]], ...]
     charge: int
@@ -291,12 +293,16 @@ class LibraryEntry:
     category: str
     atomization_kcal: float | None = None
     atomization_source: str = ""
+    ionization_ev: float | None = None
+    ionization_source: str = ""
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
             raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORIES)}")
         if self.atomization_kcal is not None and not self.atomization_source:
             raise ValueError("an atomization energy needs its source")
+        if self.ionization_ev is not None and not self.ionization_source:
+            raise ValueError("an ionization energy needs its source")
 
 
 #: Ground-state term of each free atom H..Ar (NIST Atomic Spectra Database).
@@ -572,6 +578,37 @@ LIBRARY.update(
         ),
         "Li+": LibraryEntry(_atom("Li"), 1, 0, "free ion, closed shell 1S (NIST ASD)", "ion"),
         "F-": LibraryEntry(_atom("F"), -1, 0, "free ion, closed shell 1S (NIST ASD)", "ion"),
+    }
+)
+
+# Experimental first ionization energies (eV). For atoms vertical and adiabatic are the same; for the
+# molecules below the 0-0 transition is the strongest peak of the first photoelectron band (the ion's
+# geometry hardly changes), so the evaluated adiabatic value is also the vertical one to ~0.01 eV.
+_NIST_ASD_IE = (
+    "NIST Atomic Spectra Database, Ground Levels and Ionization Energies for the Neutral Atoms "
+    "(NIST SRD 111, Martin, Musgrove, Kotochigova & Sansonetti, doi:10.18434/T42P4C)"
+)
+_WEBBOOK_IE = (
+    "NIST Chemistry WebBook, gas phase ion energetics, evaluated IE (S. G. Lias); adiabatic, equal to "
+    "the vertical IE here to ~0.01 eV (the 0-0 band is the strongest of the first photoelectron band)"
+)
+ATOM_IONIZATION_EV: dict[str, float] = {
+    "H": 13.5984, "He": 24.5874, "Li": 5.3917, "Be": 9.3227, "B": 8.2980, "C": 11.2603, "N": 14.5341,
+    "O": 13.6181, "F": 17.4228, "Ne": 21.5645, "Na": 5.1391, "Mg": 7.6462, "Al": 5.9858, "Si": 8.1517,
+    "P": 10.4867, "S": 10.3600, "Cl": 12.9676, "Ar": 15.7596,
+}  # fmt: skip
+MOLECULE_IONIZATION_EV: dict[str, float] = {"water": 12.621, "CO": 14.014, "N2": 15.581}
+
+LIBRARY.update(
+    {
+        n: replace(LIBRARY[n], ionization_ev=ie, ionization_source=_NIST_ASD_IE)
+        for n, ie in ATOM_IONIZATION_EV.items()
+    }
+)
+LIBRARY.update(
+    {
+        n: replace(LIBRARY[n], ionization_ev=ie, ionization_source=_WEBBOOK_IE)
+        for n, ie in MOLECULE_IONIZATION_EV.items()
     }
 )
 

@@ -9,11 +9,27 @@ from pathlib import Path
 import pytest
 
 from explorer import InputError, Molecule, ResultsStore, from_library, parse_atoms
-from explorer.analyses.compare import compare_functionals, comparison_table, experimental_atomization
+from explorer.analyses.compare import (
+    RUN_COLUMNS,
+    compare_functionals,
+    comparison_table,
+    error_panels,
+    experimental_atomization,
+    experimental_ionization,
+    ionization_reference,
+    split_table,
+)
 from explorer.chem import units
 from explorer.chem.dispersion import d3bj_energy
 from explorer.engine.grids import GridSpec
 from explorer.present.exports import comparison_script, table_csv, table_json
+from explorer.present.plots import (
+    REFERENCE_COLOR,
+    difference_bar_figure,
+    functional_color,
+    orbital_levels_figure,
+    property_bars_figure,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = GridSpec(level=1)  # small grid: these tests check plumbing, not grid convergence
@@ -62,6 +78,94 @@ def test_experimental_atomization_only_for_unchanged_library_geometry():
     assert units.from_hartree(value, "kcal/mol") == pytest.approx(232.97, abs=0.01) and "W4-11" in source
     moved = parse_atoms(water.atom_string().replace("0.75", "0.80"), basis=water.basis, name="water")
     assert experimental_atomization(moved) is None
+
+
+def test_minus_homo_is_compared_with_the_experimental_ionization_energy(tmp_path):
+    """For the exact functional -HOMO is the first ionization energy. On the H atom Hartree-Fock is
+    exact but for the basis (cc-pVDZ: E = HOMO = -0.49928 Ha), B3LYP's self-interaction lifts the
+    HOMO by several eV and DM21, trained on fractional charges, lies in between."""
+    h = from_library("H", basis="cc-pvdz")
+    rows = compare_functionals(h, ["HF", "B3LYP", "DM21"], ResultsStore(tmp_path / "r.sqlite3"), grid=GRID)
+    reference = ionization_reference(rows, h)
+    assert reference["value"] == pytest.approx(13.5984) and "NIST" in reference["source"]
+    errors = reference["errors"]
+    # (13.5984 eV is the measured IE, with the proton's finite mass; 0.5 Ha = 13.6057 eV is not.)
+    assert errors["HF"] == pytest.approx(units.from_hartree(0.49928, "eV") - 13.5984, abs=0.002)
+    assert errors["B3LYP"] < -4.0
+    assert errors["B3LYP"] + 2.0 < errors["DM21"] < 0.0
+    # Figure data for the errors plot, in the order asked for; None where there is no value.
+    panels = error_panels(reference, None, ["DM21", "PBE", "HF"], "kcal/mol")
+    assert panels == [
+        {"title": "−HOMO − experimental IE (eV)", "values": [errors["DM21"], None, errors["HF"]]}
+    ]
+    # Experimental values hold for the library's system only: not for an ion, a moved geometry or
+    # a molecule without a value.
+    assert experimental_ionization(from_library("water"))[0] == pytest.approx(12.621)
+    assert experimental_ionization(from_library("OH-")) is None
+    moved = parse_atoms("H 0 0 0; H 0 0 0.80", name="H2")
+    assert experimental_ionization(moved) is None
+    assert experimental_ionization(from_library("benzene")) is None
+
+
+def test_split_table_keeps_every_column_once_with_chemistry_first(tmp_path):
+    water = from_library("water", basis="sto-3g")
+    rows = compare_functionals(
+        water, ["B3LYP", "PBE"], ResultsStore(tmp_path / "r.sqlite3"), grid=GRID, with_dispersion=True
+    )
+    table = comparison_table(rows, "B3LYP", "kJ/mol")
+    parts = split_table(table)
+    assert list(parts) == ["chemistry", "energies", "run"]
+    assert list(parts["chemistry"][0]) == [
+        "functional", "HOMO (eV)", "LUMO (eV)", "gap (eV)", "|dipole| (D)", "<S²>",
+    ]  # fmt: skip
+    assert list(parts["energies"][0]) == [
+        "functional", "E (Ha)", "D3(BJ) (Ha)", "E + D3(BJ) (Ha)", "ΔE vs B3LYP (kJ/mol)", "E_xc (Ha)",
+    ]  # fmt: skip
+    assert list(parts["run"][0]) == ["functional", *RUN_COLUMNS]
+    for i, line in enumerate(table):
+        merged = {k: v for part in parts.values() for k, v in part[i].items()}
+        assert merged == line and merged["functional"] == line["functional"]
+        # Every column in exactly one part (besides the functional, which keys all three).
+        assert sum(len(part[i]) - 1 for part in parts.values()) == len(line) - 1
+    assert [r["basis functions"] for r in parts["run"]] == [7, 7]  # water/STO-3G: 5 (O) + 2 (H)
+
+
+def test_compare_figures_use_the_functional_colours_units_and_legends(tmp_path):
+    h = from_library("H", basis="cc-pvdz")
+    rows = compare_functionals(h, ["HF", "B3LYP"], ResultsStore(tmp_path / "r.sqlite3"), grid=GRID)
+    table = comparison_table(rows, unit="eV")
+    names = [line["functional"] for line in table]
+    reference = ionization_reference(rows, h)
+    levels = orbital_levels_figure(
+        names, [r["HOMO (eV)"] for r in table], [r["LUMO (eV)"] for r in table], reference["value"]
+    )
+    assert levels.layout.yaxis.title.text == "orbital energy (eV)"
+    assert [t.line.color for t in levels.data[:2]] == [functional_color("HF"), functional_color("B3LYP")]
+    assert [t.name for t in levels.data] == ["HF", "B3LYP", "−IE, experiment (13.60 eV)"]
+    # HOMO first, then LUMO, each as a level across its column; the reference at -IE, dashed grey.
+    assert levels.data[0].y[0] == pytest.approx(table[0]["HOMO (eV)"])
+    assert levels.data[0].y[3] == pytest.approx(table[0]["LUMO (eV)"])
+    assert list(levels.data[2].y) == [-13.5984, -13.5984] and levels.data[2].line.color == REFERENCE_COLOR
+    gaps = [a.text for a in levels.layout.annotations if a.text.startswith("gap")]
+    assert gaps == [f"gap {r['gap (eV)']:.2f} eV" for r in table]
+
+    panels = [{"title": "|dipole| (D)", "values": [0.0, 0.0]}, *error_panels(reference, None, names, "eV")]
+    bars = property_bars_figure(names, panels)
+    assert bars.layout.yaxis.title.text == "|dipole| (D)"
+    assert bars.layout.yaxis2.title.text == "−HOMO − experimental IE (eV)"
+    assert [(t.name, t.marker.color, t.showlegend) for t in bars.data] == [
+        ("HF", functional_color("HF"), True),
+        ("HF", functional_color("HF"), False),
+        ("B3LYP", functional_color("B3LYP"), True),
+        ("B3LYP", functional_color("B3LYP"), False),
+    ]
+    delta = "ΔE vs HF (eV)"
+    difference = difference_bar_figure(names, [r[delta] for r in table], delta)
+    assert difference.layout.yaxis.title.text == delta and difference.layout.xaxis.title.text == "functional"
+    assert [(t.name, t.marker.color) for t in difference.data] == [
+        ("HF", functional_color("HF")),
+        ("B3LYP", functional_color("B3LYP")),
+    ]
 
 
 def test_exported_script_cli_and_api_agree(tmp_path):

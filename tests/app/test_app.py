@@ -66,7 +66,19 @@ def test_compare_runs_dm21_and_b3lyp_with_atomization_and_d3(fresh_store):
     at.selectbox(key="cmp_unit").set_value("kJ/mol")
     at.button(key="cmp_run").click().run()
     assert not at.exception and not at.error
-    table = at.dataframe[0].value.set_index("functional")
+    # The table comes in three parts that fit a screen: chemistry first, then energies, run details.
+    chemistry, energies, run = (frame.value for frame in at.dataframe)
+    assert list(chemistry.columns[:4]) == ["functional", "HOMO (eV)", "LUMO (eV)", "gap (eV)"]
+    assert list(run.columns) == [
+        "functional",
+        "SCF cycles",
+        "basis functions",
+        "time (s)",
+        "converged",
+        "from store",
+    ]
+    assert (run["basis functions"] == 7).all()  # water/STO-3G
+    table = chemistry.merge(energies, on="functional").merge(run, on="functional").set_index("functional")
     # Independent reference: plain PySCF B3LYP/STO-3G on its default grid; B3LYP moves by < 1e-6 Ha
     # between grids (DM21 would not, hence no direct PySCF value for it).
     mf = dft.RKS(from_library("water", basis="sto-3g").to_pyscf(), xc="B3LYP").run()
@@ -79,12 +91,12 @@ def test_compare_runs_dm21_and_b3lyp_with_atomization_and_d3(fresh_store):
     assert table.loc["B3LYP", "D3(BJ) (Ha)"] == pytest.approx(-5.74e-4, abs=2e-6)  # dftd3, B3LYP-D3(BJ)
     # STO-3G water is underbound by tens of kcal/mol; the sign and size are what matter here.
     assert 700 < table.loc["DM21", "atomization (kJ/mol)"] < 1000
-    assert any("Experimental atomization energy" in m.value for m in at.markdown)
+    assert any("Reference atomization energy" in m.value for m in at.markdown)
     assert any("VWN-RPA" in c.value for c in at.caption)
     assert not table["from store"].any()
     # The same request again comes from the store.
     at.button(key="cmp_run").click().run()
-    assert at.dataframe[0].value["from store"].all()
+    assert at.dataframe[2].value["from store"].all()
 
 
 def test_smiles_input_infers_charge_and_spin_and_rejects_bad_smiles():
@@ -231,3 +243,28 @@ def test_history_survives_a_result_deleted_by_another_session(fresh_store):
     assert not at.exception
     assert any("Nothing stored yet" in i.value for i in at.info)
     assert len(at.dataframe) == 0
+
+
+def test_history_names_smiles_molecules_and_ions_readably(fresh_store):
+    """Issue 20 (7): a SMILES molecule was listed under its SMILES (search "ethanol" found nothing) and
+    H2+ as "H2" with no sign of its charge. Now: its common name, formula and canonical SMILES, found
+    by its name; H2+ is "H2+" with charge +1; the B3LYP note stands under B3LYP numbers."""
+    from explorer import GridSpec, from_smiles, parse_atoms, run_scf_stored
+    from explorer.functionals import B3LYP_NOTE
+
+    light = GridSpec(level=1)
+    ethanol, _ = run_scf_stored(from_smiles("OCC", basis="sto-3g"), "B3LYP", ResultsStore(), grid=light)
+    h2_plus = parse_atoms("H 0 0 0; H 0 0 1.5", 1, 1, "sto-3g", "H2 R=1.5 A")  # as scans label it
+    run_scf_stored(h2_plus, "PBE", ResultsStore(), grid=light)
+    at = _app()
+    at.switch_page("pages/9_History.py").run()
+    at.text_input(key="hist_search").set_value("ethanol").run()
+    assert not at.exception
+    [row] = at.dataframe[0].value.to_dict("records")
+    assert (row["molecule"], row["formula"], row["SMILES"], row["charge"]) == ("ethanol", "C2H6O", "CCO", "0")
+    assert row["E (Ha)"] == pytest.approx(ethanol.energy, abs=1e-9)
+    assert B3LYP_NOTE in [c.value for c in at.caption]
+    at.text_input(key="hist_search").set_value("H2+").run()
+    [row] = at.dataframe[0].value.to_dict("records")
+    assert (row["molecule"], row["formula"], row["charge"], row["2S"]) == ("H2+ R=1.5 A", "H2+", "+1", 1)
+    assert B3LYP_NOTE not in [c.value for c in at.caption]  # PBE only

@@ -237,6 +237,31 @@ def test_atomization_energies_have_sources():
         molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "planet")
 
 
+def test_ionization_energies_have_sources_and_follow_the_periodic_table():
+    with_ie = {n: e for n, e in molecules.LIBRARY.items() if e.ionization_ev is not None}
+    atoms = molecules.ATOM_GROUND_TERM
+    assert set(atoms) <= set(with_ie) and {"water", "CO", "N2"} <= set(with_ie)
+    for name, entry in with_ie.items():
+        assert 3.0 < entry.ionization_ev < 25.0, name
+        assert entry.ionization_source.strip(), name
+        assert entry.charge == 0, name
+    for entry in molecules.LIBRARY.values():
+        if entry.ionization_ev is None:
+            assert entry.ionization_source == ""
+    ie = {s: with_ie[s].ionization_ev for s in atoms}
+    # Each period starts low at the alkali metal and peaks at the noble gas; He is the highest of all.
+    for first, last in (("Li", "Ne"), ("Na", "Ar")):
+        period = list(atoms)[list(atoms).index(first) : list(atoms).index(last) + 1]
+        assert min(period, key=ie.get) == first and max(period, key=ie.get) == last
+    assert max(ie, key=ie.get) == "He"
+    # spot checks (eV): NIST ASD atoms, NIST WebBook evaluated molecular values
+    assert ie["H"] == pytest.approx(13.5984) and ie["O"] == pytest.approx(13.6181)
+    assert molecules.library_entry("water").ionization_ev == pytest.approx(12.621)
+    assert "NIST" in with_ie["N"].ionization_source and "WebBook" in with_ie["CO"].ionization_source
+    with pytest.raises(ValueError, match="ionization energy needs its source"):
+        molecules.LibraryEntry(((("H", (0.0, 0.0, 0.0)),)), 0, 1, "x", "atom", ionization_ev=13.6)
+
+
 def test_electrons_that_do_not_fit_the_basis_are_refused():
     """Issue 17 (1): H2/STO-3G has 2 spatial orbitals, room for 2 alpha and 2 beta electrons. With
     charge -4 (6 electrons) PySCF dropped the extra ones and the SCF 'converged'; now refused."""
