@@ -8,7 +8,8 @@ import streamlit as st
 from explorer import ExplorerError
 from explorer.analyses import maps
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
-from explorer.present.plots import curves_figure, plane_maps_figure
+from explorer.present.plots import plane_maps_figure, profile_figure
+from explorer.present.viewer3d import COLOR_NAMES, NEGATIVE_COLOR, POSITIVE_COLOR
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch, task_value
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
@@ -26,6 +27,8 @@ st.markdown(
 
 VIEWS = ("Density", "XC map")
 SURFACES = ("Total density", "Spin density", "Density difference")
+#: Isovalues on offer (electrons/bohr³); a signed surface's default is chosen from its data
+#: (maps.enclosing_isovalue) and added to its list.
 ISOVALUES = {
     "Total density": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
     "Spin density": [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
@@ -39,9 +42,8 @@ OPTIONS = {
     "dx_surface": "Total density",
     "dx_plane": "Molecular plane",
     "dx_log": True,
+    "dx_xc_fit": True,
     "dx_iso_Total density": 0.05,
-    "dx_iso_Spin density": 0.005,
-    "dx_iso_Density difference": 1e-3,
 }
 keep_choice(tuple(OPTIONS), OPTIONS)
 
@@ -116,18 +118,50 @@ def _line_choice(molecule, labels: list[str], key: str) -> tuple[tuple[int, int]
     return pair, name(pair)
 
 
-def _line_figure(profile: list[dict], names: list[str], y_title: str, bond: str, log: bool = False):
-    """Columns ``names`` of a line profile (maps.line_profile) against the position along the line."""
-    x = [row[maps.PROFILE_POSITION] for row in profile]
-    figure = curves_figure(
-        [{"name": name, "x": x, "y": [row[name] for row in profile]} for name in names],
-        f"position along {bond} (Å from the first atom)",
-        y_title,
-        height=320,
+def _line_figure(profile: list[dict], molecule, pair: tuple[int, int], bond: str, unit: str, **options):
+    """The two functionals' columns of a line profile (maps.line_profile, with their difference) above
+    their difference, against the position along the line (Å), the line's two atoms marked; ``unit``
+    names the quantity and its unit, e.g. "ρ (electrons/bohr³)"."""
+    names = [name for name in profile[0] if name != maps.PROFILE_POSITION]
+    labels = _atom_labels(molecule)
+    xyz = np.array([p for _, p in molecule.atoms])
+    column = lambda name: [row[name] for row in profile]  # noqa: E731
+    return profile_figure(
+        column(maps.PROFILE_POSITION),
+        [{"name": name, "y": column(name)} for name in names[:2]],
+        {"name": names[2], "y": column(names[2])},
+        f"position along {bond} (Å from {labels[pair[0]]})",
+        unit,
+        f"difference {unit[unit.index('(') :]}",
+        atoms=[
+            {"symbol": labels[pair[0]], "x": 0.0},
+            {"symbol": labels[pair[1]], "x": float(np.linalg.norm(xyz[pair[1]] - xyz[pair[0]]))},
+        ],
+        **options,
     )
-    if log:
-        figure.update_yaxes(type="log")
-    return figure
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _cube_values(cube: str) -> np.ndarray:
+    return maps.read_cube(cube)[2]
+
+
+def _isovalue(surface: str, default: float | None, choices: list[float]) -> float:
+    """The isovalue chosen for ``surface`` on a slider of ``choices`` plus the data's ``default``
+    (None: the fixed default); a new default (new densities) starts the slider there again."""
+    if default is None:
+        return st.select_slider(
+            "Isovalue (electrons/bohr³)", choices, format_func=lambda v: f"{v:g}", **kept(f"dx_iso_{surface}")
+        )
+    default = float(f"{default:.2g}")  # two significant digits read well on the slider
+    key = f"dx_iso_{surface}_{default:g}"
+    keep_choice((key,), {key: default})
+    return st.select_slider(
+        "Isovalue (electrons/bohr³)",
+        sorted({*choices, default}),
+        format_func=lambda v: f"{v:g}" + (" (from the data)" if v == default else ""),
+        **kept(key),
+    )
 
 
 def _density_view(last: dict) -> None:
@@ -145,8 +179,9 @@ def _density_view(last: dict) -> None:
         "Total density": computed["total"],
         "Spin density": computed["spin"],
         "Density difference": computed["difference"],
-        "max": {"Spin density": computed["max_spin"], "Density difference": computed["max_difference"]},
     }
+    largest = {"Spin density": computed["max_spin"], "Density difference": computed["max_difference"]}
+    defaults = {"Spin density": computed["iso_spin"], "Density difference": computed["iso_difference"]}
     left, right = st.columns([1, 2])
     with left:
         surface = st.radio(
@@ -155,28 +190,43 @@ def _density_view(last: dict) -> None:
             format_func=lambda s: f"{f} − {c} density" if s == "Density difference" else f"{s} ({f})",
             **kept("dx_surface"),
         )
-        iso_key = f"dx_iso_{surface}"
-        isovalue = st.select_slider(
-            "Isovalue (electrons/bohr³)", ISOVALUES[surface], format_func=lambda v: f"{v:g}", **kept(iso_key)
-        )
         signed = surface != "Total density"
-        if signed:
-            st.caption(
-                f"Blue: +{isovalue:g}, red: −{isovalue:g}. Largest |value| on the cube: "
-                f"{cubes['max'][surface]:.2e} electrons/bohr³."
+        closed_shell = surface == "Spin density" and largest[surface] < 1e-8
+        isovalue = _isovalue(surface, None if closed_shell else defaults.get(surface), ISOVALUES[surface])
+        positive = f"<span style='color:{POSITIVE_COLOR}'>**{COLOR_NAMES[POSITIVE_COLOR]}**</span>"
+        negative = f"<span style='color:{NEGATIVE_COLOR}'>**{COLOR_NAMES[NEGATIVE_COLOR]}**</span>"
+        if surface == "Density difference":
+            st.markdown(
+                f"Surfaces of Δρ = ρ({f}) − ρ({c}), each functional on its own self-consistent density: "
+                f"{positive} at +{isovalue:g}, where {f} puts more electrons; {negative} at "
+                f"−{isovalue:g}, where it puts fewer.",
+                unsafe_allow_html=True,
             )
-            if surface == "Density difference":
-                st.caption(
-                    f"Blue where {f} puts more electrons than {c}, red where fewer; each on its own "
-                    "self-consistent density."
-                )
+        elif surface == "Spin density":
+            st.markdown(
+                f"Surfaces of ρα − ρβ ({f}): {positive} at +{isovalue:g} (excess α spin), {negative} at "
+                f"−{isovalue:g} (excess β spin).",
+                unsafe_allow_html=True,
+            )
+        else:
+            st.markdown(
+                f"The {positive} surface encloses the region where {f}'s density exceeds {isovalue:g}.",
+                unsafe_allow_html=True,
+            )
+        if signed and not closed_shell:
+            share = maps.enclosed_fraction(_cube_values(cubes[surface]), isovalue)
+            st.caption(
+                f"Default isovalue {float(f'{defaults[surface]:.2g}'):g}, from the data: the surfaces "
+                f"enclose {maps.ENCLOSED_FRACTION:.0%} of ∫|value| dr on the cube. At {isovalue:g} they "
+                f"enclose {share:.0%}. Largest |value| on the cube: {largest[surface]:.2e} electrons/bohr³."
+            )
         st.caption(
             f"Cube grid {computed['points']}³, spacing ≤ {computed['spacing']:.2f} bohr: the {f} density "
             f"sums to {computed['integral']:.3f} of {molecule.n_electrons} electrons (a Riemann sum, short "
             "of the count mostly at the sharp core density; 80³ gets within about 0.05 for water)."
         )
     with right:
-        if surface == "Spin density" and cubes["max"]["Spin density"] < 1e-8:
+        if closed_shell:
             st.info("Closed shell: the spin density is zero everywhere.")
         else:
             show_volume(molecule, cubes[surface], isovalue, signed=signed, height=420)
@@ -184,12 +234,13 @@ def _density_view(last: dict) -> None:
         pair, bond = _line_choice(molecule, _atom_labels(molecule), "dx_bond")
         x, rho_f, rho_c = _density_line(molecule, dm_f, dm_c, *pair)
         profile = maps.line_profile(x, {f: rho_f, c: rho_c}, difference=(f, c))
-        a, b = st.columns(2)
-        a.plotly_chart(
-            _line_figure(profile, [f, c], "ρ (electrons/bohr³)", bond, log=True), key="dx_rho_line"
+        st.plotly_chart(
+            _line_figure(profile, molecule, pair, bond, "ρ (electrons/bohr³)", log=True), key="dx_rho_line"
         )
-        b.plotly_chart(
-            _line_figure(profile, [f"{f} − {c}"], "Δρ (electrons/bohr³)", bond), key="dx_drho_line"
+        st.caption(
+            f"Top: both densities on a logarithmic scale; they nearly coincide, so {f} is drawn wide and "
+            f"solid and {c} dashed on top of it. Bottom: their difference {f} − {c} on its "
+            "own linear scale. Dotted lines mark the nuclei."
         )
     st.caption("Densities in electrons/bohr³; cube files in bohr (Gaussian cube format); axes in Å.")
     columns = st.columns(3)
@@ -201,6 +252,45 @@ def _density_view(last: dict) -> None:
             "chemical/x-cube",
             key=f"dx_cube_{name}",
         )
+
+
+def _xc_line(line: dict, molecule, pair: tuple[int, int], bond: str, f: str, c: str) -> None:
+    """The XC energy densities of ``f`` and ``c`` along a line (maps.line_energy_densities) and their
+    difference, by default on vertical scales fitted to the points away from the nuclei."""
+    exc_f, exc_c = line["exc"][f], line["exc"][c]
+    profile = maps.line_profile(line["x"], {f: exc_f, c: exc_c}, difference=(f, c))
+    fit = st.toggle(
+        f"Fit the vertical scales to the points more than {maps.CORE_RADIUS_ANGSTROM:g} Å from every nucleus",
+        **kept("dx_xc_fit"),
+    )
+    ranges = {}
+    if fit:
+        near = line["nearest"]
+        both = np.concatenate([exc_f, exc_c])
+        ranges = {
+            "y_range": maps.valence_range(both, np.concatenate([near, near])),
+            "difference_range": maps.valence_range(exc_f - exc_c, near),
+        }
+    st.plotly_chart(
+        _line_figure(profile, molecule, pair, bond, "e_xc (Ha/bohr³)", **ranges), key="dx_xc_line"
+    )
+    lowest, gap = min(exc_f.min(), exc_c.min()), exc_f - exc_c
+    if fit:
+        scale = (
+            f"Vertical scales fitted to the points more than {maps.CORE_RADIUS_ANGSTROM:g} Å from every "
+            "nucleus, to show the bonding region: nearer a nucleus the core electrons' energy density "
+            f"leaves the scale (down to {lowest:.4g} Ha/bohr³ on this line, {f} − {c} from "
+            f"{gap.min():.3g} to {gap.max():.3g}). Switch the fit off for the full range."
+        )
+    else:
+        scale = (
+            f"Full vertical range, down to {lowest:.4g} Ha/bohr³ at a nucleus: the bonding region is "
+            "flattened. Switch the fit on to see it."
+        )
+    st.caption(
+        f"{scale} Top: {f} wide and solid, {c} dashed on top of it; bottom: their difference on its own "
+        "scale. Dotted lines mark the nuclei."
+    )
 
 
 def _xc_view(last: dict) -> None:
@@ -239,14 +329,19 @@ def _xc_view(last: dict) -> None:
     st.plotly_chart(
         plane_maps_figure(panels, s, t, "e_xc (Ha/bohr³)", atoms=marks, log=log), key="dx_map_exc"
     )
-    difference = [{"title": f"{f} − {c}", "z": data["exc"][f] - data["exc"][c]}]
-    a, b = st.columns(2)
-    a.plotly_chart(
-        plane_maps_figure(difference, s, t, "Δe_xc (Ha/bohr³)", atoms=marks, diverging=True),
+    # Each map full width: in half-width columns the panels shrink until ticks and atom labels overlap.
+    difference = [
+        {
+            "title": f"{f} − {c}: blue where {f}'s e_xc is higher (less negative), red where lower",
+            "z": data["exc"][f] - data["exc"][c],
+        }
+    ]
+    st.plotly_chart(
+        plane_maps_figure(difference, s, t, "Δe_xc (Ha/bohr³)", atoms=marks, diverging=True, height=460),
         key="dx_map_diff",
     )
     enhancement = [{"title": f"{f}", "z": data["enhancement"][f]}, {"title": c, "z": data["enhancement"][c]}]
-    b.plotly_chart(plane_maps_figure(enhancement, s, t, "e_xc / e_x(LDA)", atoms=marks), key="dx_map_enh")
+    st.plotly_chart(plane_maps_figure(enhancement, s, t, "e_xc / e_x(LDA)", atoms=marks), key="dx_map_enh")
     hfx = [{"title": "ω = 0", "z": data["hfx"][0]}, {"title": "ω = 0.4 bohr⁻¹", "z": data["hfx"][1]}]
     st.plotly_chart(
         plane_maps_figure(hfx, s, t, "e_x(HF) (Ha/bohr³)", atoms=marks, log=log, height=360), key="dx_map_hfx"
@@ -260,10 +355,7 @@ def _xc_view(last: dict) -> None:
             f"the energy densities along {bond}",
         )
         if line is not None:
-            profile = maps.line_profile(line["x"], {f: line["exc"][f], c: line["exc"][c]}, difference=(f, c))
-            st.plotly_chart(
-                _line_figure(profile, [f, c, f"{f} − {c}"], "e_xc (Ha/bohr³)", bond), key="dx_xc_line"
-            )
+            _xc_line(line, molecule, pair, bond, f, c)
     integrals = task_value("dx_task_integrals", maps.grid_integrals, kwargs, "the integrals over the grid")
     if integrals is None:
         return

@@ -143,9 +143,12 @@ def _face_on_rotation(molecule: Molecule) -> tuple[float, tuple[float, float, fl
     return angle, (float(axis[0]), float(axis[1]), float(axis[2]))
 
 
-#: Isosurface colours: positive values (or a density) and negative values of a signed field.
+#: Isosurface colours: positive values (or a density) and negative values of a signed field, with
+#: their names for the page's text. Blue and orange (told apart with colour-vision deficiencies); not
+#: red, which in Jmol colours is oxygen: a red surface around an O atom could not be seen.
 POSITIVE_COLOR = "#1f77b4"
-NEGATIVE_COLOR = "#d62728"
+NEGATIVE_COLOR = "#e69f00"
+COLOR_NAMES = {POSITIVE_COLOR: "blue", NEGATIVE_COLOR: "orange"}
 
 
 def volume_view_html(

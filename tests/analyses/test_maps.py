@@ -218,6 +218,66 @@ def test_density_cubes_view(water):
     assert "DM21 minus scaled density" in fewer["difference"].splitlines()[0]
 
 
+def test_enclosing_isovalue_by_hand_and_on_a_gaussian():
+    # |values| 4, 3, 2, 1, 0 sum to 10: half is first reached with 4 + 3, so the isovalue is 3 and its
+    # surfaces enclose 7/10; a quarter is reached by 4 alone; the whole needs every non-zero point.
+    values = np.array([-4.0, 3.0, 2.0, -1.0, 0.0, np.nan])
+    assert maps.enclosing_isovalue(values, 0.5) == 3.0 and maps.enclosed_fraction(values, 3.0) == 0.7
+    assert maps.enclosing_isovalue(values, 0.25) == 4.0 and maps.enclosing_isovalue(values, 1.0) == 1.0
+    assert maps.enclosed_fraction(values, 0.5) == 1.0 and maps.enclosed_fraction(values, 5.0) == 0.0
+    # exp(-r^2/2) in 3D: the ball r <= R holds the chi-squared(3) probability of R^2 of its integral, and
+    # its median R^2 = 2.36597 puts the half-enclosing isovalue at exp(-2.36597/2) = 0.30637. On a
+    # 121^3 grid of spacing 0.1 out to r = 6 the grid's sum is within 0.5% of the integral.
+    axis = np.linspace(-6, 6, 121)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    gaussian = np.exp(-(x**2 + y**2 + z**2) / 2)
+    assert maps.enclosing_isovalue(gaussian, 0.5) == pytest.approx(np.exp(-2.36597 / 2), rel=0.01)
+    assert maps.enclosing_isovalue(-gaussian, 0.9) == pytest.approx(np.exp(-6.25139 / 2), rel=0.02)
+    with pytest.raises(InputError, match="zero everywhere"):
+        maps.enclosing_isovalue(np.zeros(5))
+    with pytest.raises(InputError, match="fraction"):
+        maps.enclosing_isovalue(values, 0.0)
+
+
+def test_difference_isosurface_default_lies_outside_the_atom_spheres(water):
+    # Water/STO-3G, DM21 against B3LYP: |Δρ| on the 40^3 cube reaches 1.8e-3 electrons/bohr^3 only next
+    # to the nuclei (the old fixed default 1e-3 drew surfaces hidden inside the atom spheres). The
+    # default encloses three quarters of the integral of |Δρ| at 4.8e-5 (measured; 5.1e-5 for 6-31G).
+    molecule, mol, result = water
+    b3lyp = run_scf(molecule, "B3LYP")
+    assert b3lyp.converged
+    cubes = maps.density_cubes(molecule, result.dm, b3lyp.dm, "DM21", "B3LYP")
+    assert cubes["iso_spin"] is None  # closed shell: no spin-density surface
+    iso, difference = cubes["iso_difference"], maps.read_cube(cubes["difference"])[2]
+    assert np.abs(difference).min() < iso < 0.1 * cubes["max_difference"]
+    assert 3e-5 < iso < 8e-5
+    # The cube text's 5 digits move the enclosed share by far less than one point's worth.
+    assert maps.enclosed_fraction(difference, iso) == pytest.approx(maps.ENCLOSED_FRACTION, abs=0.01)
+    # Both signs have a surface: DM21 moves electrons both ways.
+    assert (difference >= iso).sum() > 10 and (difference <= -iso).sum() > 10
+
+
+def test_valence_range_leaves_the_core_out(water):
+    molecule, mol, result = water
+    line = maps.line_energy_densities(molecule, result.dm, ["DM21", "B3LYP"], 0, 1)
+    near = line["nearest"]
+    # The O-H line: distances run from 1 A before O (x = -1) to 1 A beyond H; zero at both nuclei.
+    assert near[0] == pytest.approx(1.0, abs=1e-6) and near.min() < 0.01
+    assert maps.nearest_atom_distance(mol, mol.atom_coords()) == pytest.approx([0, 0, 0], abs=1e-12)
+    # 1 bohr off O normal to the molecule's (yz) plane: the H atoms are farther.
+    off = mol.atom_coords()[[0]] + [[1.0, 0.0, 0.0]]
+    assert maps.nearest_atom_distance(mol, off) == pytest.approx([maps.BOHR_ANGSTROM], abs=1e-12)
+    exc = line["exc"]["DM21"]
+    low, high = maps.valence_range(exc, near)
+    # At the O nucleus e_xc reaches -932 Ha/bohr^3 (measured); 0.3 A away it is above -0.7, the bonding
+    # region's scale. The range pads 5% of the span beyond the values away from the nuclei.
+    assert exc.min() < -500 and -1.0 < low < -0.5 and 0 < high < 0.05
+    far = exc[near > maps.CORE_RADIUS_ANGSTROM]
+    span = far.max() - far.min()
+    assert low == pytest.approx(far.min() - 0.05 * span) and high == pytest.approx(far.max() + 0.05 * span)
+    assert maps.valence_range([1.0, 2.0, 3.0], [0.0, 0.1, 0.2]) == pytest.approx((0.9, 3.1))  # all core
+
+
 def test_plane_maps_view(water):
     molecule, mol, result = water
     data = maps.plane_maps(molecule, result.dm, ["DM21", "B3LYP"], atoms=(0, 1, 2), points=30)

@@ -11,11 +11,15 @@ import pytest
 
 from explorer.chem.molecules import Molecule, from_library
 from explorer.present.viewer3d import (
+    COLOR_NAMES,
     DARK_BACKGROUND,
     DEFAULT_JS_URL,
     LIGHT_BACKGROUND,
+    NEGATIVE_COLOR,
+    POSITIVE_COLOR,
     molecule_view_html,
     principal_axes_frame,
+    volume_view_html,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +135,18 @@ def test_setup_put_3dmol_in_static():
     installed = json.loads((ROOT / "node_modules" / "3dmol" / "package.json").read_text())
     assert installed["version"] == "2.5.5" == metadata.version("py3Dmol")  # py3Dmol matches 3Dmol.js
     assert js.read_bytes() == (ROOT / "node_modules" / "3dmol" / "build" / "3Dmol-min.js").read_bytes()
+
+
+def test_signed_surfaces_are_blue_and_orange_never_an_atom_colour():
+    from explorer.analyses import maps
+
+    water = from_library("water", basis="sto-3g")
+    cube = maps.make_cube(water.to_pyscf(), points=4)
+    text = maps.cube_text(cube, np.zeros(64), "zero field")
+    html = volume_view_html(water, text, 2e-4, signed=True)
+    surfaces = json.loads(re.search(r"(\[\{\"isoval\".*?\}\])\.forEach", html).group(1))
+    assert [(s["isoval"], s["color"]) for s in surfaces] == [(2e-4, POSITIVE_COLOR), (-2e-4, NEGATIVE_COLOR)]
+    assert COLOR_NAMES == {POSITIVE_COLOR: "blue", NEGATIVE_COLOR: "orange"}
+    # Not the Jmol colours of H, C, N, O (white, grey, blue, red): the surfaces must stand out from the atoms.
+    jmol = {"#ffffff", "#909090", "#3050f8", "#ff0d0d"}
+    assert not {POSITIVE_COLOR.lower(), NEGATIVE_COLOR.lower()} & jmol
