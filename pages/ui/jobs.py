@@ -24,6 +24,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import ExplorerError
 from explorer.runs import tasks
+from pages.ui.molecule_input import ESTIMATE_KEY, duration
 
 #: Seconds between looks at the jobs while they run.
 POLL_SECONDS = 0.3
@@ -47,7 +48,16 @@ def _sweeper() -> ThreadPoolExecutor:
 
 def _log_failure(done: Future) -> None:
     if done.exception() is not None:
-        LOG.error("releasing the jobs of closed tabs failed", exc_info=done.exception())
+        LOG.error("the cluster could not be reached", exc_info=done.exception())
+
+
+@st.cache_resource
+def warm_up() -> Future:
+    """Starts the cluster (or connects to it) in the background, once per server, when the app is
+    first opened, so the first Run does not wait for the worker processes to start."""
+    started = _sweeper().submit(tasks.client)
+    started.add_done_callback(_log_failure)
+    return started
 
 
 def _remember(jobs: list[tasks.Job]) -> None:
@@ -110,21 +120,47 @@ def cancel_button(state_key: str, button_key: str, slot) -> bool:
     return False
 
 
-def follow(jobs: list[tasks.Job], on_event: Callable[[dict], None], queue_line=None) -> None:
+def follow(
+    jobs: list[tasks.Job],
+    on_event: Callable[[dict], None],
+    queue_line: DeltaGenerator,
+    estimate: float | None = None,
+    since: float | None = None,
+) -> None:
     """Waits for ``jobs``, handing each progress message (run_scf's iteration dicts and outcome
-    messages, each with a "task" label) to ``on_event`` and showing the queue line in ``queue_line``
-    (an st.empty(); default: one made here)."""
-    if queue_line is None:
-        queue_line = st.empty()
+    messages, each with a "task" label) to ``on_event`` and keeping the queue line (queue_text) in
+    ``queue_line``, an st.empty() emptied at the end."""
     while True:
         for job in jobs:
             for event in tasks.drain(job):
                 on_event(event)
         if all(job.done() for job in jobs):
             break
-        queue_line.caption("Queue: " + tasks.describe(tasks.status(jobs)))
+        queue_line.caption(queue_text(jobs, estimate, since))
         time.sleep(POLL_SECONDS)
     queue_line.empty()
+
+
+def queue_text(jobs: list[tasks.Job], estimate: float | None = None, since: float | None = None) -> str:
+    """The queue line: "Queue: 0 of 2 done, 1 running, 1 queued; 2 workers", with the time so far
+    (since: a time.time()) and the expected time (estimate, seconds) when known."""
+    text = "Queue: " + tasks.describe(tasks.status(jobs))
+    if since is not None:
+        text += f". {duration(time.time() - since)} so far"
+    if estimate is not None:
+        text += f", expected about {duration(estimate)} in all"
+    return text
+
+
+def _expected(seconds: float | None) -> str:
+    return "" if seconds is None else f" (expected about {duration(seconds)})"
+
+
+def batch_label(batch: dict) -> str:
+    """The status heading of a kept batch: "Running DM21, B3LYP (expected about 8 s)"."""
+    names = list(dict.fromkeys(job.label for job in batch["jobs"]))
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"Running {shown}" + _expected(batch.get("estimate"))
 
 
 def status_progress(status, on_iteration: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
@@ -153,24 +189,29 @@ def follow_jobs(
     button_key: str,
     collect: Callable[[dict], object],
     *,
-    label: str = "Running…",
+    label: str | None = None,
     expanded: bool = False,
     on_iteration: Callable[[dict], None] | None = None,
     transient: bool = False,
+    slots: tuple[DeltaGenerator, DeltaGenerator] | None = None,
 ):
     """Follows the jobs kept under ``state_key`` (a dict with "jobs", put there by the Run button)
-    in an st.status headed ``label``, with the Cancel button and the queue line, then forgets them
-    (``transient``: the status goes too). Returns ``collect(the kept dict)``, which reads the jobs'
-    results, once all are done; None when nothing is kept, on Cancel, or on an ExplorerError
-    (shown as one line)."""
-    slot = st.empty()
+    in an st.status headed ``label`` (default: batch_label), under the Cancel button and the queue
+    line (in ``slots``, two st.empty(), when given), then forgets them (``transient``: the status
+    goes too). Returns ``collect(the kept dict)``, which reads the jobs' results, once all are done;
+    None when nothing is kept, on Cancel, or on an ExplorerError (shown as one line)."""
+    # Cancel, then the queue line (outside the status: collapsed, the status would hide it), then the
+    # status, whose list of finished steps grows downwards: the first two stay where the user looks.
+    slot, queue_line = slots or (st.empty(), st.empty())
     if cancel_button(state_key, button_key, slot):
         return None
     pending = st.session_state[state_key]
-    box, queue_line = st.empty(), st.empty()  # the queue line under the status: collapsed, it hides it
-    with box.status(label, expanded=expanded) as status:
+    box = st.empty()
+    estimate, since = pending.get("estimate"), pending.get("submitted")
+    queue_line.caption(queue_text(pending["jobs"], estimate, since))
+    with box.status(label or batch_label(pending), expanded=expanded) as status:
         try:
-            follow(pending["jobs"], status_progress(status, on_iteration), queue_line)
+            follow(pending["jobs"], status_progress(status, on_iteration), queue_line, estimate, since)
             value, failure = collect(pending), None
         except ExplorerError as err:
             value, failure = None, str(err)
@@ -211,23 +252,35 @@ def run_batch(
     done, ``collect(batch)`` reads their results and returns the page's new last result (an
     ExplorerError it raises is shown instead). ``live(event, slot)`` draws each SCF iteration into
     ``slot``, a placeholder above the progress box, emptied once the new result is kept."""
-    clicked = submit is not None and st.button(label, type="primary", disabled=disabled, key=f"{prefix}_run")
+    # Run, Cancel and the queue line in one row: where the user just clicked, whatever grows below.
+    run_column, cancel_column, queue_column = st.columns([2, 1, 5], vertical_alignment="center")
+    slots = (cancel_column.empty(), queue_column.empty())
+    clicked = submit is not None and run_column.button(
+        label, type="primary", disabled=disabled, key=f"{prefix}_run"
+    )
+    panel = st.container()  # the status
+    slot = st.empty() if live is not None else None  # the live chart, under the status
     if (clicked or start) and submit is not None and not disabled:
+        estimate = st.session_state.get(ESTIMATE_KEY)
+        # Shown before anything is sent: the first submission may wait for the cluster to start.
+        slots[1].caption("Sending the calculations to the workers" + _expected(estimate) + "…")
         try:
             batch = submit()
         except ExplorerError as err:
-            st.error(str(err))
+            slots[1].empty()
+            panel.error(str(err))
         else:
             if batch is not None:
-                keep_jobs(f"{prefix}_jobs", batch)
-    slot = st.empty() if live is not None else None
-    result = follow_jobs(
-        f"{prefix}_jobs",
-        f"{prefix}_cancel",
-        collect,
-        expanded=expanded,
-        on_iteration=None if live is None else (lambda event: live(event, slot)),
-    )
+                keep_jobs(f"{prefix}_jobs", {"estimate": estimate, "submitted": time.time()} | batch)
+    with panel:
+        result = follow_jobs(
+            f"{prefix}_jobs",
+            f"{prefix}_cancel",
+            collect,
+            expanded=expanded,
+            on_iteration=None if live is None else (lambda event: live(event, slot)),
+            slots=slots,
+        )
     if result is not None:
         if slot is not None:
             slot.empty()

@@ -39,6 +39,9 @@ DEFAULTS = {
 #: each an environment variable) ask for confirmation first.
 
 
+#: Session-state key of the last size_guard estimate (seconds), shown by the Run block (pages.ui.jobs).
+ESTIMATE_KEY = "run_estimate_seconds"
+
 _KEPT = "kept:"  # prefix of the plain session-state copies that outlive the widgets
 
 
@@ -123,6 +126,12 @@ def molecule_input_with_view(height: int = 330) -> Molecule | None:
     """The chooser with the chosen molecule in 3D beside it; returns what molecule_input returns."""
     from pages.ui.viewer import show_molecule
 
+    if st.session_state.get("mi_source") == "Draw":
+        # The editor needs the page's whole width: in a column its element palette is cut off.
+        molecule = molecule_input()
+        if molecule is not None:
+            show_molecule(molecule, height=height)
+        return molecule
     choose, picture = st.columns([3, 2])
     with choose:
         molecule = molecule_input()
@@ -204,7 +213,8 @@ def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> boo
     refuses. True when allowed to run."""
     n_basis = _basis_size(molecule)
     seconds = runs * sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
-    text = f"{n_basis} basis functions; expected time about {_duration(seconds)} on 2 cores (rough)."
+    st.session_state[ESTIMATE_KEY] = seconds
+    text = f"{n_basis} basis functions; expected time about {duration(seconds)} on 2 cores (rough)."
     try:
         ceiling = settings.ceiling_problem(n_basis)
         problem = settings.size_problem(len(molecule.atoms), n_basis)
@@ -217,7 +227,7 @@ def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> boo
         return False
     if problem is None and seconds > limit:
         problem = (
-            f"the estimate is over the limit of {_duration(limit)} for interactive runs "
+            f"the estimate is over the limit of {duration(limit)} for interactive runs "
             f"(set {settings.MAX_SECONDS_ENV} to raise it)"
         )
     if problem is None:
@@ -233,5 +243,6 @@ def _basis_size(molecule: Molecule) -> int:
     return int(molecule.to_pyscf().nao_nr())
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A rounded duration for people: "8 s", "3 min"."""
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

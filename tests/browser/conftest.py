@@ -10,6 +10,10 @@ streamlit_app (session)
     Base URL ("http://127.0.0.1:<port>") of `.venv/bin/python -m streamlit run app.py --server.headless true
     --server.address 127.0.0.1 --server.port <free port> --server.fileWatcherType none`, run from the repo
     root with DM21_EXPLORER_DB pointing at a temporary SQLite file. Started once, stopped at the end.
+serve_app (session)
+    The context manager `serve(log_path, database, options=None)` that starts such a server (only
+    --server.port added to .streamlit/config.toml, unless `options` add more) and yields its address:
+    for a test that needs a fresh store or its own log.
 new_browser_context (function)
     Callable `new_browser_context(**options)`: launches a headless Chromium with its own empty
     user-data-dir and the flags in CHROMIUM_ARGS, and returns its Playwright BrowserContext; `options`
@@ -65,6 +69,7 @@ draw a SMILES, open its "Open..." dialog, paste the text and press Apply::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -145,26 +150,18 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
-def streamlit_app(streamlit_log, app_database):
-    """`streamlit run app.py` on a free loopback port with the test database (output to streamlit_log);
-    its address once it answers its health check, shared by the session's browser tests."""
-    log_path = streamlit_log
+@contextlib.contextmanager
+def serve(log_path: Path, database: Path, options: dict[str, str] | None = None):
+    """`streamlit run app.py` from the repo root on a free loopback port, with DM21_EXPLORER_DB =
+    ``database``, output to ``log_path`` and ``options`` as --name value flags (besides the port and
+    .streamlit/config.toml); yields its address once it answers its health check, then stops it."""
     python = ROOT / ".venv" / "bin" / "python"
     python = python if python.exists() else Path(sys.executable)
     port = _free_port()
-    env = dict(os.environ, DM21_EXPLORER_DB=str(app_database))
+    env = dict(os.environ, DM21_EXPLORER_DB=str(database))
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    options = {
-        "server.headless": "true",
-        "server.address": "127.0.0.1",
-        "server.port": str(port),
-        "server.fileWatcherType": "none",  # files edited during a test run must not rerun the app
-        # A closed tab's session is gone after 3 s instead of 2 minutes (test_abandoned_browser.py).
-        "server.disconnectedSessionTTL": "3",
-    }
-    cmd = [str(python), "-m", "streamlit", "run", "app.py"]
-    cmd += [arg for name, value in options.items() for arg in (f"--{name}", value)]
+    cmd = [str(python), "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += [arg for name, value in (options or {}).items() for arg in (f"--{name}", value)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -192,6 +189,27 @@ def streamlit_app(streamlit_log, app_database):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """``serve``, for a test that needs a server of its own (a fresh store, its own log)."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(streamlit_log, app_database):
+    """The session's test server (serve): the test database, output to streamlit_log, and no file
+    watching; its address, shared by the session's browser tests."""
+    options = {
+        "server.headless": "true",
+        "server.address": "127.0.0.1",
+        "server.fileWatcherType": "none",  # files edited during a test run must not rerun the app
+        # A closed tab's session is gone after 3 s instead of 2 minutes (test_abandoned_browser.py).
+        "server.disconnectedSessionTTL": "3",
+    }
+    with serve(streamlit_log, app_database, options) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
