@@ -15,10 +15,11 @@ from explorer.analyses.fractional import (
     spin_fraction_table,
 )
 from explorer.chem import units
+from explorer.chem.molecules import from_library
 from explorer.chem.numbers import parse_numbers
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
-from explorer.present.plots import curves_figure, functional_color
+from explorer.present.plots import curves_figure, frontier_orbitals_figure, functional_color
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import (
@@ -26,11 +27,11 @@ from pages.ui.molecule_input import (
     keep_choice,
     kept,
     molecule_input_with_view,
-    set_choice,
     set_widget,
     size_guard,
 )
 from pages.ui.resources import results_store
+from pages.ui.viewer import show_molecule
 
 st.title("Fractional electrons")
 st.markdown(
@@ -52,7 +53,7 @@ OPTIONS = {
     "fe_values": "0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0",
     "fe_scan_basis": "aug-cc-pvdz",
 }
-keep_choice(tuple(OPTIONS), OPTIONS)
+keep_choice((*OPTIONS, "fe_shown"), OPTIONS)  # fe_shown: the kept results shown, see the end
 
 # One click redraws a classic figure of the paper (DM21 against B3LYP).
 DEMOS = {
@@ -63,11 +64,16 @@ DEMOS = {
 }
 
 
+#: The paper's system for the fractional-charge and -spin demos (library name, basis).
+DEMO_SYSTEM = ("H", "aug-cc-pvtz")
+
+
 def _start_demo(name: str) -> None:
     for key, value in {**DEMOS[name], "fe_functionals": ["DM21", "B3LYP"]}.items():
         set_widget(key, value)
     if DEMOS[name]["fe_view"] != "Dissociation":
-        set_choice("Library", "aug-cc-pvtz", 0, 1, mi_library="H")
+        # The page's own system: the molecule chosen on the other pages stays as it is.
+        st.session_state["fe_demo_system"] = DEMO_SYSTEM
     else:
         preset = DISSOCIATION_PRESETS[DEMOS[name]["fe_preset"]]
         set_widget("fe_template", preset["template"])
@@ -81,7 +87,25 @@ for column, name in zip(st.columns(len(DEMOS)), DEMOS, strict=True):
 
 view = st.segmented_control("View", VIEWS, **kept("fe_view")) or VIEWS[0]
 molecule = None
-if view != "Dissociation":
+demo_system = st.session_state.get("fe_demo_system")
+if view != "Dissociation" and demo_system is not None:
+    molecule = from_library(*demo_system)
+    left, right = st.columns([3, 2])
+    n = molecule.n_electrons
+    left.info(
+        f"Paper demo system: {molecule.formula()} ({n} electron{'' if n == 1 else 's'}, charge "
+        f"{molecule.charge}, 2S = {molecule.spin}) in {molecule.basis}. The molecule chosen on the other "
+        "pages is unchanged.",
+        icon=":material/science:",
+    )
+    left.button(
+        "Use the shared molecule chooser instead",
+        on_click=lambda: st.session_state.pop("fe_demo_system", None),
+        key="fe_demo_leave",
+    )
+    with right:
+        show_molecule(molecule, height=260)
+elif view != "Dissociation":
     molecule = molecule_input_with_view(height=260)
 else:
     left, right = st.columns([1, 2])
@@ -190,11 +214,22 @@ def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str
     return series
 
 
-if last is not None:
-    curves, label = last["curves"], last["label"]
-    st.subheader(f"{last['view']}: {label}")
+#: How many finished results the page keeps (newest first) to show together.
+KEPT_RESULTS = 4
+
+
+def _title(result: dict) -> str:
+    """A result's name in the list of kept results: view, system, functionals and number of points."""
+    points = len(next(iter(result["curves"].values()), []))
+    return f"{result['view']}: {result['label']}, {', '.join(result['curves'])}, {points} points"
+
+
+def _show(result: dict, n: int) -> None:
+    """Draws one kept result (its plots, table, notes and downloads; widget keys end in ``n``)."""
+    curves, label = result["curves"], result["label"]
+    st.subheader(_title(result))
     notes = [B3LYP_NOTE] if "B3LYP" in curves else []
-    if last["view"] == "Fractional charge":
+    if result["view"] == "Fractional charge":
         series = _series(curves, "n_electrons")
         lines = []
         for f, pts in curves.items():
@@ -207,7 +242,8 @@ if last is not None:
                     "color": functional_color(f),  # the colour of its functional's curve
                 }
             )
-        st.plotly_chart(curves_figure(series, "number of electrons N", "energy (Ha)", lines), key="fe_en")
+        figure = curves_figure(series, "number of electrons N", "energy (Ha)", lines)
+        st.plotly_chart(figure, key=f"fe_en_{n}")
         deviation_series = [
             {
                 "name": f,
@@ -224,40 +260,44 @@ if last is not None:
                 f"E - straight line ({unit})",
                 [{"name": "exact (0)", "x": series[0]["x"], "y": [0.0] * len(series[0]["x"])}],
             ),
-            key="fe_dev",
+            key=f"fe_dev_{n}",
         )
-        orbital_series = []
-        for f, pts in curves.items():
-            for which in ("homo", "lumo"):
-                orbital_series.append(
-                    {
-                        "name": f"{f} {which.upper()}",
-                        "x": [p["n_electrons"] for p in pts if p[which] is not None],
-                        "y": [units.from_hartree(p[which], "eV") for p in pts if p[which] is not None],
-                    }
-                )
+        # Only converged points: an unconverged SCF's orbital energies are not results.
+        orbital_series = [
+            {
+                "functional": f,
+                "orbital": which.upper(),
+                "x": [p["n_electrons"] for p in pts if p[which] is not None and p["converged"]],
+                "y": [
+                    units.from_hartree(p[which], "eV") for p in pts if p[which] is not None and p["converged"]
+                ],
+            }
+            for f, pts in curves.items()
+            for which in ("homo", "lumo")
+        ]
         st.plotly_chart(
-            curves_figure(orbital_series, "number of electrons N", "orbital energy (eV)"), key="fe_orb"
+            frontier_orbitals_figure(orbital_series, "number of electrons N", "orbital energy (eV)"),
+            key=f"fe_orb_{n}",
         )
-        st.dataframe(charge_table(curves, unit), hide_index=True)
+        st.dataframe(charge_table(curves, unit), hide_index=True, key=f"fe_table_{n}")
         notes.append(
             "Curvature: second derivative of E(N) on each segment from a quadratic fit; positive "
             "(convex) is delocalization error, negative (concave) localization error. Exact: 0. IP and "
             "EA from integer energy differences beside -HOMO and -LUMO at the integer N (equal for the "
-            "exact functional)."
+            "exact functional). Orbital energies: HOMO solid, LUMO dashed."
         )
-    elif last["view"] == "Fractional spin":
+    elif result["view"] == "Fractional spin":
         series = _series(curves, "fraction", relative_to_first=True, unit=unit)
         flat = {"name": "exact: flat", "x": [0.0, 1.0], "y": [0.0, 0.0]}
         st.plotly_chart(
             curves_figure(
                 series, "fraction f of the electron moved from alpha to beta", f"E(f) - E(0) ({unit})", [flat]
             ),
-            key="fe_spin_plot",
+            key=f"fe_spin_plot_{n}",
         )
-        st.dataframe(spin_fraction_table(curves, unit), hide_index=True)
+        st.dataframe(spin_fraction_table(curves, unit), hide_index=True, key=f"fe_table_{n}")
     else:
-        limit = last["limit"] or {}
+        limit = result["limit"] or {}
         exact = limit.get("exact_limit")
         series = _series(curves, "value")
         xs = series[0]["x"]
@@ -266,10 +306,10 @@ if last is not None:
             if exact is None
             else [{"name": "exact large-R limit", "x": [min(xs), max(xs)], "y": [exact, exact]}]
         )
-        st.plotly_chart(curves_figure(series, "r (Angstrom)", "energy (Ha)", references), key="fe_bond")
-        st.dataframe(scan_table(curves, unit, exact), hide_index=True)
+        st.plotly_chart(curves_figure(series, "r (Angstrom)", "energy (Ha)", references), key=f"fe_bond_{n}")
+        st.dataframe(scan_table(curves, unit, exact), hide_index=True, key=f"fe_table_{n}")
         if exact is not None:
-            notes.append(f"Exact limit {exact:.6f} Ha: {limit.get('limit_source', '')}")
+            notes.append(f"Exact limit: {exact:.6f} Ha ({limit.get('limit_source', '')}).")
         if any(not p["converged"] for pts in curves.values() for p in pts):
             notes.append("Crosses mark points whose SCF did not converge: they are not results.")
     notes.append("Energies on the DM21 reference grid (level 3); every point is kept in the results store.")
@@ -277,12 +317,32 @@ if last is not None:
     flat_points = [{"functional": f, **p} for f, pts in curves.items() for p in pts]
     a, b = st.columns(2)
     a.download_button(
-        "Points (CSV)", table_csv(flat_points), "fractional_points.csv", "text/csv", key="fe_csv"
+        "Points (CSV)", table_csv(flat_points), "fractional_points.csv", "text/csv", key=f"fe_csv_{n}"
     )
     b.download_button(
         "Points (JSON)",
-        table_json(flat_points, view=last["view"], system=label, grid=GridSpec().as_dict()),
+        table_json(flat_points, view=result["view"], system=label, grid=GridSpec().as_dict()),
         "fractional_points.json",
         "application/json",
-        key="fe_json",
+        key=f"fe_json_{n}",
     )
+
+
+# The last few results, newest first: a new one joins those shown (one with the same title replaces it).
+kept_results = st.session_state.setdefault("fe_results", [])
+if last is not None and (not kept_results or kept_results[0] is not last):
+    title = _title(last)
+    kept_results[:] = [last, *[r for r in kept_results if _title(r) != title]][:KEPT_RESULTS]
+    set_widget("fe_shown", [title, *st.session_state.get("fe_shown", [])])
+titles = [_title(r) for r in kept_results]
+if titles:
+    # Only titles still kept (the oldest results drop out), without repeats.
+    set_widget("fe_shown", [t for t in dict.fromkeys(st.session_state.get("fe_shown", [])) if t in titles])
+    shown = st.multiselect(
+        "Results shown (the last few runs are kept; newest first)",
+        titles,
+        **kept("fe_shown"),
+        help="Pick several to see them one below the other, e.g. DM21 and B3LYP in two bases.",
+    )
+    for n, result in enumerate(r for r in kept_results if _title(r) in shown):
+        _show(result, n)

@@ -1,18 +1,23 @@
 """Spin states: the lowest state of each multiplicity, DM21 beside classical functionals."""
 
+import pandas as pd
 import streamlit as st
 
 from explorer import ExplorerError, GridSpec
 from explorer.analyses.spin_states import (
     CONTAMINATION_THRESHOLD,
+    GAP_DECIMALS,
     PRESETS,
+    comparison_note,
+    computed_kind,
     contamination_warnings,
+    error_columns,
     gap_table,
     gaps,
     multiplicity_name,
     parse_spins,
+    reference_levels,
     spin_states,
-    versus_b3lyp_columns,
 )
 from explorer.chem import units
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
@@ -116,6 +121,7 @@ def _submit() -> dict:
         "label": f"{molecule.name or molecule.formula()} / {molecule.basis}",
         "preset": preset_name if preset is not None else None,
         "broken_symmetry": broken,
+        "computed": computed_kind(molecule),
     }
 
 
@@ -123,7 +129,7 @@ def _collect(batch: dict) -> dict:
     states = {}
     for call, job in zip(batch["calls"], batch["jobs"], strict=True):
         states.setdefault(call["functional"], []).extend(tasks.result(job))
-    keep = ("label", "preset", "broken_symmetry")
+    keep = ("label", "preset", "broken_symmetry", "computed")
     return {"states": states, **{k: batch[k] for k in keep}}
 
 
@@ -142,6 +148,9 @@ if last is not None:
     if failed:
         st.error("Not converged (drawn dotted, not results): " + ", ".join(failed))
 
+    computed = last["computed"]
+    kind = computed.split(":")[0]  # "vertical" or "atomic"
+    decimals = GAP_DECIMALS[unit]
     levels = {}
     for f, states in results.items():
         energies = [s["energy"] for s in states if s["energy"] is not None]
@@ -153,32 +162,44 @@ if last is not None:
             }
             for s in states
         ]
-    st.plotly_chart(spin_levels_figure(levels, unit), key="ss_levels")
+    reference = shown_preset.reference if shown_preset is not None else None
+    diagram_reference = None if reference is None else reference_levels(reference, unit)
+    columns = {f"{f} ({kind})": states for f, states in levels.items()}
+    st.plotly_chart(spin_levels_figure(columns, unit, diagram_reference), key="ss_levels")
 
-    # One row per gap: each functional's value, DM21 family minus B3LYP, the reference and its source.
-    rows = gap_table(results, unit, shown_preset)
+    # One row per gap: each functional's value, the reference, each functional's error against it.
+    rows = gap_table(results, unit, shown_preset, computed)
     all_gaps = {f: gaps(states) for f, states in results.items()}  # for the note and the export
     if rows:
         st.markdown("**Gaps** (positive: the higher multiplicity lies above)")
-        highlight = list(versus_b3lyp_columns(results, unit).values())
-        styled = None
-        if highlight:
-            import pandas as pd
-
-            styled = pd.DataFrame(rows).style.set_properties(
-                subset=highlight, **{"background-color": "rgba(255, 196, 0, 0.25)", "font-weight": "bold"}
+        st.info(comparison_note(computed, reference), icon=":material/compare_arrows:")
+        errors = list(error_columns(results, unit).values()) if shown_preset is not None else []
+        table = pd.DataFrame(rows)
+        numbers = [c for c in table.columns if c.endswith(f"({unit})")]
+        # Rounded for display only: the values (and the exports) keep full precision.
+        styled = table.style.format(precision=decimals, subset=numbers, na_rep="—")
+        if errors:
+            styled = styled.set_properties(
+                subset=errors, **{"background-color": "rgba(255, 196, 0, 0.25)", "font-weight": "bold"}
             )
-        st.dataframe(styled if styled is not None else rows, hide_index=True, key="ss_gaps")
-        if highlight:
-            cells = st.columns(min(4, len(highlight) * len(rows)))
-            k = 0
-            for row in rows:
-                for column in highlight:
-                    if row.get(column) is not None and k < len(cells):
-                        cells[k].metric(
-                            f"{column.split(' (')[0]}: {row['gap']}", f"{row[column]:+.2f} {unit}"
-                        )
-                        k += 1
+        st.dataframe(styled, hide_index=True, key="ss_gaps")
+        # Each functional's error against the reference, gap by gap (never one functional minus another).
+        cards = [
+            (f, row, row[column])
+            for row in rows
+            for f, column in error_columns(results, unit).items()
+            if row.get(column) is not None
+        ]
+        for start in range(0, len(cards), 3):
+            row_cards = cards[start : start + 3]
+            for cell, (f, row, error) in zip(st.columns(len(row_cards)), row_cards, strict=True):
+                cell.metric(
+                    f"{f} − reference",
+                    f"{error:+.{decimals}f} {unit}",
+                    help=f"{row['gap']}: {f}'s {kind} gap, {row[f'{f} ({unit})']:+.{decimals}f} {unit}, "
+                    f"minus the reference, {row[f'reference ({unit})']:+.{decimals}f} {unit} "
+                    f"({row['reference']}).",
+                )
     else:
         st.info("Ask for at least two spins to see gaps.")
 
@@ -201,7 +222,13 @@ if last is not None:
                 }
             )
     st.markdown("**States**")
-    st.dataframe(state_rows, hide_index=True, key="ss_states")
+    formats = {"E (Ha)": "%.6f", f"above lowest ({unit})": f"%.{decimals}f", "<S²>": "%.3f", "S(S+1)": "%.2f"}
+    st.dataframe(
+        state_rows,
+        hide_index=True,
+        key="ss_states",
+        column_config={name: st.column_config.NumberColumn(format=f) for name, f in formats.items()},
+    )
     notes = [B3LYP_NOTE] if "B3LYP" in results else []
     if shown_preset is not None:
         notes.append(shown_preset.note)

@@ -96,8 +96,10 @@ def _bent(center: str, ligand: str, r: float, angle: float) -> str:
 
 _CARBENE_NOTE = (
     "The calculation is at one geometry, so it gives a vertical gap; the reference is adiabatic (each "
-    "state at its own geometry: the carbene's singlet and triplet angles differ by 15-35 degrees), and "
-    "the vertical gap at the ground state's geometry is larger by several kcal/mol."
+    "state at its own geometry: the carbene's singlet and triplet angles differ by 15-35 degrees). At "
+    "the ground state's geometry the upper state is not at its own minimum, so the vertical gap is "
+    "larger than the adiabatic one: part of the difference from the reference is the geometry, not "
+    "the functional."
 )
 _DEGENERATE_NOTE = (
     "The closed-shell singlet puts both electrons in one of two degenerate orbitals: a single "
@@ -409,26 +411,44 @@ def reference_gap(preset: SpinPreset | None, from_spin: int, to_spin: int) -> Ga
     return ref if (ref.from_spin, ref.to_spin) == (from_spin, to_spin) else None
 
 
-def versus_b3lyp_columns(functionals: Iterable[str], unit: str) -> dict[str, str]:
-    """The columns of ``gap_table`` that set each DM21-family functional against B3LYP: {DM21 name:
-    "<DM21 name> − B3LYP (<unit>)"}, in the order of ``functionals``; empty without B3LYP."""
-    functionals = list(functionals)
-    if "B3LYP" not in functionals:
-        return {}
-    return {f: f"{f} − B3LYP ({unit})" for f in functionals if is_dm21(f)}
+#: What a computed gap is: both states at the one geometry given (a vertical gap), or an atom's, which
+#: has no geometry to relax (like the atomic term energies of the references).
+VERTICAL = "vertical: every state at this one geometry, none optimised"
+ATOMIC = "atomic: no geometry to relax"
+
+#: Decimals that show what a gap means in each unit, for display only (0.01 kcal/mol = 16 microHartree,
+#: 0.001 eV = 37 microHartree: below the grid and convergence noise of the energies).
+GAP_DECIMALS = {"Ha": 5, "kcal/mol": 2, "kJ/mol": 2, "eV": 3}
+
+
+def computed_kind(molecule: Molecule) -> str:
+    """What kind of gap ``spin_states`` computes for ``molecule``: ``ATOMIC`` for one atom, else
+    ``VERTICAL`` (every state at the molecule's one geometry; no state's geometry is optimised)."""
+    return ATOMIC if len(molecule.atoms) == 1 else VERTICAL
+
+
+def error_columns(functionals: Iterable[str], unit: str) -> dict[str, str]:
+    """The columns of ``gap_table`` that hold each functional's error against the reference:
+    {functional: "<functional> − reference (<unit>)"}, in the order of ``functionals``."""
+    return {f: f"{f} − reference ({unit})" for f in functionals}
 
 
 def gap_table(
-    results: dict[str, Sequence[dict]], unit: str = "kcal/mol", preset: SpinPreset | None = None
+    results: dict[str, Sequence[dict]],
+    unit: str = "kcal/mol",
+    preset: SpinPreset | None = None,
+    computed: str = VERTICAL,
 ) -> list[dict]:
     """Gaps of several functionals side by side (``spin_states``'s states by functional, all for the
     same spins): one row per gap between successive spins, with "gap" ("E(triplet) − E(singlet)");
     "<functional> (<unit>)", E(higher 2S) − E(lower 2S) of each functional in ``unit`` (one of
     units.UNITS); "<functional> spin-projected (<unit>)" where ``gaps`` projects a broken-symmetry
-    singlet; "<DM21 name> − B3LYP (<unit>)" (``versus_b3lyp_columns``), that functional's gap minus
-    B3LYP's; and from ``preset``'s reference (``reference_gap``): "reference (<unit>)", "reference"
-    (the value as published, with its kind) and "source" (None and "" without one). None where an
-    energy is missing."""
+    singlet; "reference (<unit>)", ``preset``'s reference gap (``reference_gap``); with a preset,
+    "<functional> − reference (<unit>)" (``error_columns``), that functional's gap minus the
+    reference (None without a reference for the row); "computed", what kind of gap the calculation
+    gives (``computed``: ``VERTICAL`` or ``ATOMIC``, see ``computed_kind``); "reference" (the value
+    as published, with its kind: adiabatic, term energy ...) and "source" ("" without one). None
+    where an energy is missing."""
     all_gaps = {f: gaps(states) for f, states in results.items()}
     first = next(iter(all_gaps.values()), [])
     rows = []
@@ -439,12 +459,57 @@ def gap_table(
         for f, fg in all_gaps.items():
             if fg[index].get("gap_projected") is not None:
                 row[f"{f} spin-projected ({unit})"] = units.from_hartree(fg[index]["gap_projected"], unit)
-        for f, column in versus_b3lyp_columns(all_gaps, unit).items():
-            value, b3lyp = all_gaps[f][index]["gap"], all_gaps["B3LYP"][index]["gap"]
-            row[column] = None if value is None or b3lyp is None else units.from_hartree(value - b3lyp, unit)
         ref = reference_gap(preset, gap["from"], gap["to"])
         row[f"reference ({unit})"] = None if ref is None else units.from_hartree(ref.hartree(), unit)
+        if preset is not None:
+            for f, column in error_columns(all_gaps, unit).items():
+                value = all_gaps[f][index]["gap"]
+                error = None if value is None or ref is None else value - ref.hartree()
+                row[column] = units.from_hartree(error, unit)
+        row["computed"] = computed
         row["reference"] = "" if ref is None else f"{ref.value:+g} {ref.unit}, {ref.kind}"
         row["source"] = "" if ref is None else ref.source
         rows.append(row)
     return rows
+
+
+def reference_levels(reference: GapReference, unit: str) -> dict:
+    """The reference gap as a column of the level diagram (``spin_levels_figure``): {"name"
+    ("reference (adiabatic)" ...: its kind's first word), "states": [{"label", "spin", "relative"}]},
+    the lower state at 0 and the other at the gap's size, in ``unit``."""
+    gap = units.from_hartree(reference.hartree(), unit)
+    return {
+        "name": f"reference ({reference.kind.split()[0]})",
+        "states": [
+            {
+                "label": multiplicity_name(reference.from_spin),
+                "spin": reference.from_spin,
+                "relative": max(0.0, -gap),
+            },
+            {
+                "label": multiplicity_name(reference.to_spin),
+                "spin": reference.to_spin,
+                "relative": max(0.0, gap),
+            },
+        ],
+    }
+
+
+def comparison_note(computed: str, reference: GapReference | None) -> str:
+    """One paragraph (Markdown) that says what is compared with what: the kind of the computed gaps
+    (``computed``, from ``computed_kind``) and of the reference, and, for a vertical gap against an
+    adiabatic reference, which way the geometry moves the difference."""
+    kind, detail = computed.split(": ", 1)
+    what = f"**Computed gaps: {kind}** ({detail})."
+    if reference is None:
+        return what + " No reference gap for this system."
+    text = (
+        f"{what} **Reference: {reference.kind}**, {reference.value:+g} {reference.unit} ({reference.source})."
+    )
+    if computed == VERTICAL and reference.kind.startswith("adiabatic"):
+        text += (
+            " An adiabatic gap puts each state at its own geometry; at one geometry the upper state is "
+            "not at its own minimum, so the vertical gap is larger than the adiabatic one and part of "
+            "each error below is the geometry, not the functional."
+        )
+    return text

@@ -6,7 +6,6 @@ import re
 
 import plotly.graph_objects as go
 
-
 #: The app's one palette: each functional keeps its colour in every plot of every view (Okabe-Ito and
 #: Paul Tol colours, told apart with the common colour-vision deficiencies and on light and dark themes).
 FUNCTIONAL_COLORS = {
@@ -44,12 +43,16 @@ def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
     figure = go.Figure()
     for stage in dict.fromkeys(h["stage"] for h in history):
         points = [h for h in history if h["stage"] == stage]
+        warm = stage.startswith("warm start")  # the classical start: grey, dotted
         figure.add_trace(
             go.Scatter(
                 x=[h["cycle"] for h in points],
                 y=[h["energy"] for h in points],
                 mode="lines+markers",
                 name=stage,
+                line=dict(
+                    color=REFERENCE_COLOR if warm else functional_color(stage), dash="dot" if warm else None
+                ),
             )
         )
     figure.update_layout(
@@ -64,13 +67,32 @@ def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
     return figure
 
 
-def difference_bar_figure(labels: list[str], values: list[float], axis_title: str) -> go.Figure:
-    """Bar chart of one value per functional (e.g. energy differences to a baseline)."""
-    # None (an unconverged result) draws no bar and no label.
-    text = ["" if v is None else f"{v:.2f}" for v in values]
-    colors = [functional_color(label, i) for i, label in enumerate(labels)]
-    figure = go.Figure(go.Bar(x=labels, y=values, text=text, textposition="auto", marker_color=colors))
-    figure.update_layout(yaxis_title=axis_title, height=320, margin=dict(l=10, r=10, t=10, b=10))
+def difference_bar_figure(
+    labels: list[str], values: list[float], axis_title: str, title: str = ""
+) -> go.Figure:
+    """Bar chart of one value per functional (e.g. energy differences to a baseline, ``axis_title``
+    naming the quantity and its unit), one bar and legend entry per functional in its colour."""
+    figure = go.Figure()
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
+        # None (an unconverged result) draws no bar and no label.
+        figure.add_trace(
+            go.Bar(
+                x=[label],
+                y=[value],
+                name=label,
+                text=["" if value is None else f"{value:.2f}"],
+                textposition="auto",
+                marker_color=functional_color(label, index),
+            )
+        )
+    figure.update_layout(
+        title=title or None,
+        xaxis_title="functional",
+        yaxis_title=axis_title,
+        height=320,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
     return figure
 
 
@@ -133,49 +155,65 @@ def curves_figure(
     return figure
 
 
-def spin_levels_figure(levels: dict[str, list[dict]], unit: str, height: int = 420) -> go.Figure:
-    """Energy-level diagram of spin states, one column per functional.
+def spin_levels_figure(
+    levels: dict[str, list[dict]], unit: str, reference: dict | None = None, height: int = 420
+) -> go.Figure:
+    """Energy-level diagram of spin states, one column per functional, in its colour (functional_color).
 
-    ``levels`` maps each functional to its states, each {"label" (e.g. "triplet"), "spin" (2S),
-    "relative" (energy above the functional's lowest state, in ``unit``; None if missing), "s2"
-    (<S^2>), "converged"}. Each state is a short horizontal line at its relative energy, labelled with
-    its multiplicity and <S^2>, coloured by 2S; states whose SCF did not converge are dotted.
+    ``levels`` maps each functional (or a label starting with one, e.g. "DM21 (vertical)") to its states,
+    each {"label" (e.g. "triplet"), "spin" (2S), "relative" (energy above the functional's lowest state,
+    in ``unit``; None if missing), "s2" (<S^2>), "converged"}. Each state is a short horizontal line at
+    its relative energy, labelled above with its multiplicity and <S^2>; states whose SCF did not
+    converge are dotted. ``reference`` {"name", "states": [{"label", "relative"}]} (e.g. experiment's
+    gap) is a last column, grey and dashed. The legend names the columns.
     """
     figure = go.Figure()
-    names = list(levels)
-    shown: set[int] = set()
-    for column, functional in enumerate(names):
-        for state in levels[functional]:
+    columns = [(name, functional_color(name, i), states) for i, (name, states) in enumerate(levels.items())]
+    if reference is not None:
+        columns.append((reference["name"], REFERENCE_COLOR, reference["states"]))
+    for column, (name, color, states) in enumerate(columns):
+        is_reference = reference is not None and column == len(columns) - 1
+        shown = False
+        for state in states:
             if state.get("relative") is None:
                 continue
             y = state["relative"]
-            color = PALETTE[state["spin"] % len(PALETTE)]
+            converged = state.get("converged", True)
             s2 = "" if state.get("s2") is None else f", <S²> = {state['s2']:.2f}"
             figure.add_trace(
                 go.Scatter(
                     x=[column - 0.3, column + 0.3],
                     y=[y, y],
                     mode="lines",
-                    line=dict(color=color, width=4, dash="solid" if state.get("converged", True) else "dot"),
-                    name=state["label"],
-                    legendgroup=state["label"],
-                    showlegend=state["spin"] not in shown,
-                    hovertemplate=f"{functional}: {state['label']}{s2}<br>%{{y:.3f}} {unit}<extra></extra>",
+                    line=dict(
+                        color=color, width=4, dash="dash" if is_reference else "solid" if converged else "dot"
+                    ),
+                    name=name,
+                    legendgroup=name,
+                    showlegend=not shown,
+                    hovertemplate=f"{name}: {state['label']}{s2}<br>%{{y:.3f}} {unit}<extra></extra>",
                 )
             )
-            shown.add(state["spin"])
+            shown = True
+            # Above its line, centred: a label to the right ran into the next column's levels.
             figure.add_annotation(
-                x=column + 0.32,
+                x=column,
                 y=y,
-                text=f"{state['label']}{s2}" + ("" if state.get("converged", True) else " (not converged)"),
+                text=f"{state['label']}{s2}" + ("" if converged else " (not converged)"),
                 showarrow=False,
-                xanchor="left",
+                xanchor="center",
+                yanchor="bottom",
                 font=dict(size=11, color=color),
             )
-    ys = [s["relative"] for states in levels.values() for s in states if s.get("relative") is not None]
-    pad = 0.08 * ((max(ys) - min(ys)) or 1.0) if ys else 1.0
+    ys = [s["relative"] for _, _, states in columns for s in states if s.get("relative") is not None]
+    pad = 0.1 * ((max(ys) - min(ys)) or 1.0) if ys else 1.0
     figure.update_layout(
-        xaxis=dict(tickvals=list(range(len(names))), ticktext=names, range=[-0.5, len(names) - 0.1]),
+        xaxis=dict(
+            title="functional",
+            tickvals=list(range(len(columns))),
+            ticktext=[name for name, _, _ in columns],
+            range=[-0.5, len(columns) - 0.5],
+        ),
         yaxis_range=[min(ys) - pad, max(ys) + pad] if ys else None,
         yaxis_title=f"energy above the lowest state ({unit})",
         height=height,
@@ -304,3 +342,213 @@ def scaling_figure(series: list[dict]) -> go.Figure:
         title="Time against basis size (2 cores)",
     )
     return fig
+
+
+def orbital_levels_figure(
+    labels: list[str],
+    homo: list[float | None],
+    lumo: list[float | None],
+    ionization: float | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """HOMO and LUMO energies (eV) of each functional as short horizontal levels, one column per
+    functional in its colour, the gap (eV) written between them. With ``ionization`` (the
+    experimental first ionization energy, eV) a dashed line at -IE: where the HOMO of the exact
+    functional lies. None (no converged value) draws no level."""
+    figure = go.Figure()
+    for column, (label, homo_ev, lumo_ev) in enumerate(zip(labels, homo, lumo, strict=True)):
+        color = functional_color(label, column)
+        x, y, text = [], [], []
+        for name, level in (("HOMO", homo_ev), ("LUMO", lumo_ev)):
+            if level is not None:
+                x += [column - 0.3, column + 0.3, None]
+                y += [level, level, None]
+                text += [f"{name} {level:.2f} eV"] * 2 + [None]
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line=dict(color=color, width=4),
+                name=label,
+                text=text,
+                hovertemplate=f"{label}: %{{text}}<extra></extra>",
+            )
+        )
+        for name, level in (("HOMO", homo_ev), ("LUMO", lumo_ev)):
+            if level is not None:
+                position = "bottom" if name == "HOMO" else "top"
+                figure.add_annotation(
+                    x=column + 0.3, y=level, text=name, showarrow=False, xanchor="left", yanchor=position
+                )
+        if homo_ev is not None and lumo_ev is not None:
+            figure.add_annotation(
+                x=column,
+                y=(homo_ev + lumo_ev) / 2,
+                text=f"gap {lumo_ev - homo_ev:.2f} eV",
+                showarrow=False,
+                font=dict(color=color),
+            )
+    if ionization is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[-0.5, len(labels) - 0.5],
+                y=[-ionization, -ionization],
+                mode="lines",
+                line=dict(dash="dash", color=REFERENCE_COLOR),
+                name=f"−IE, experiment ({ionization:.2f} eV)",
+            )
+        )
+    figure.update_layout(
+        xaxis=dict(
+            title="functional",
+            tickvals=list(range(len(labels))),
+            ticktext=labels,
+            range=[-0.5, len(labels) - 0.5],
+        ),
+        yaxis_title="orbital energy (eV)",
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+    return figure
+
+
+def property_bars_figure(labels: list[str], panels: list[dict], height: int = 380) -> go.Figure:
+    """Bar charts of per-functional quantities side by side, one panel per {"title" (quantity and
+    unit), "values" (in the order of ``labels``; None: no bar)}, each bar in its functional's colour
+    and one legend entry per functional."""
+    from plotly.subplots import make_subplots
+
+    # The panels' titles are their y-axis titles (quantity and unit): no subplot titles to clash with.
+    figure = make_subplots(rows=1, cols=max(len(panels), 1), horizontal_spacing=0.12)
+    for index, label in enumerate(labels):
+        color = functional_color(label, index)
+        for col, panel in enumerate(panels, start=1):
+            value = panel["values"][index]
+            figure.add_trace(
+                go.Bar(
+                    x=[label],
+                    y=[value],
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    marker_color=color,
+                    text=["" if value is None else f"{value:.2f}"],
+                    textposition="auto",
+                ),
+                row=1,
+                col=col,
+            )
+    for col, panel in enumerate(panels, start=1):
+        figure.update_xaxes(title_text="functional", row=1, col=col)
+        figure.update_yaxes(title_text=panel["title"], zeroline=True, row=1, col=col)
+    figure.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+    return figure
+
+
+def frontier_orbitals_figure(series: list[dict], x_title: str, y_title: str, height: int = 380) -> go.Figure:
+    """Frontier orbital energies of several functionals on shared axes: each series {"functional",
+    "orbital" ("HOMO" or "LUMO"), "x", "y"} is drawn in its functional's colour (functional_color);
+    the HOMO solid with circles, the LUMO dashed with diamonds, so one functional's two orbitals share
+    a colour and differ by line and marker."""
+    styles = {"HOMO": ("solid", "circle"), "LUMO": ("dash", "diamond")}
+    figure = go.Figure()
+    for index, s in enumerate(series):
+        dash, symbol = styles[s["orbital"]]
+        color = functional_color(s["functional"], index)
+        figure.add_trace(
+            go.Scatter(
+                x=s["x"],
+                y=s["y"],
+                mode="lines+markers",
+                name=f"{s['functional']} {s['orbital']}",
+                line=dict(color=color, dash=dash),
+                marker=dict(symbol=symbol, size=8, color=color),
+            )
+        )
+    figure.update_layout(
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+    return figure
+
+
+def profile_figure(
+    x,
+    curves: list[dict],
+    difference: dict,
+    x_title: str,
+    y_title: str,
+    difference_title: str,
+    *,
+    log: bool = False,
+    y_range: tuple | None = None,
+    difference_range: tuple | None = None,
+    atoms: list[dict] | None = None,
+    height: int = 520,
+) -> go.Figure:
+    """A profile along a line in two rows sharing the x axis: on top the ``curves`` [{"name", "y"}] of
+    the functionals, below their ``difference`` {"name", "y"} on its own axis (two curves that nearly
+    coincide hide their difference on a shared scale). Colours from functional_color; the first curve
+    is wide and solid, the others narrower and dashed on top of it, so that both stay visible where
+    they coincide. ``log``: logarithmic top axis; ``y_range``, ``difference_range``: the rows'
+    vertical ranges (None: fitted to all values); ``atoms`` [{"symbol", "x"}]: dotted vertical lines
+    at the nuclei. Units are in the titles: ``x_title`` for x, ``y_title`` and ``difference_title``."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.6, 0.4])
+    for index, curve in enumerate(curves):
+        first = index == 0
+        figure.add_trace(
+            go.Scatter(
+                x=list(x),
+                y=list(curve["y"]),
+                mode="lines",
+                name=curve["name"],
+                line=dict(color=functional_color(curve["name"], index), width=4 if first else 2,
+                          dash="solid" if first else "dash"),
+            ),
+            row=1,
+            col=1,
+        )  # fmt: skip
+    figure.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=list(difference["y"]),
+            mode="lines",
+            name=difference["name"],
+            line=dict(color=functional_color(difference["name"], len(curves)), width=2),
+        ),
+        row=2,
+        col=1,
+    )
+    figure.add_hline(y=0, line=dict(color=REFERENCE_COLOR, width=1), row=2, col=1)
+    for atom in atoms or []:
+        figure.add_vline(x=atom["x"], line=dict(color=REFERENCE_COLOR, width=1, dash="dot"), row="all", col=1)
+        figure.add_annotation(
+            x=atom["x"],
+            y=1,
+            yref="y domain",
+            text=atom["symbol"],
+            showarrow=False,
+            yanchor="bottom",
+            row=1,
+            col=1,
+        )
+    figure.update_yaxes(title_text=y_title, type="log" if log else None, range=y_range, row=1, col=1)
+    figure.update_yaxes(title_text=difference_title, range=difference_range, row=2, col=1)
+    figure.update_xaxes(title_text=x_title, row=2, col=1)
+    figure.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.04),
+    )
+    return figure

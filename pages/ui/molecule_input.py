@@ -115,7 +115,8 @@ def molecule_input() -> Molecule | None:
         return None
     st.session_state["molecule"] = molecule
     caption = (
-        f"{molecule.formula()}, {molecule.n_electrons} electrons, charge {molecule.charge}, "
+        f"{molecule.formula()}, {molecule.n_electrons} electron{'' if molecule.n_electrons == 1 else 's'}, "
+        f"charge {molecule.charge}, "
         f"2S = {molecule.spin}"
     )
     st.caption(caption + (f". Geometry: {molecule.source}" if molecule.source else ""))

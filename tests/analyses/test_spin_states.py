@@ -106,33 +106,71 @@ def test_gap_table_by_hand():
         "B3LYP (kcal/mol)",
         "DM21 (kcal/mol)",
         "B3LYP spin-projected (kcal/mol)",
-        "DM21 − B3LYP (kcal/mol)",
         "reference (kcal/mol)",
+        "B3LYP − reference (kcal/mol)",
+        "DM21 − reference (kcal/mol)",
+        "computed",
         "reference",
         "source",
     ]
     assert row["gap"] == "E(triplet) − E(singlet)"
+    assert row["computed"] == ss.VERTICAL and row["computed"].startswith("vertical")
     # Gaps E(T) - E(S): B3LYP -39.02 - (-39.00) = -0.02 Ha, DM21 -39.115 - (-39.10) = -0.015 Ha.
     assert row["B3LYP (kcal/mol)"] == pytest.approx(-0.02 * HARTREE_KCAL_MOL)
     assert row["DM21 (kcal/mol)"] == pytest.approx(-0.015 * HARTREE_KCAL_MOL)
     # Yamaguchi: E(S) - E(T) = (E_BS - E_T) <S^2>_T / (<S^2>_T - <S^2>_BS) = 0.02 x 2 / 1 = 0.04 Ha, so
     # E(T) - E(S) = -0.04 Ha.
     assert row["B3LYP spin-projected (kcal/mol)"] == pytest.approx(-0.04 * HARTREE_KCAL_MOL)
-    # DM21 minus B3LYP: -0.015 - (-0.02) = +0.005 Ha.
-    assert row["DM21 − B3LYP (kcal/mol)"] == pytest.approx(0.005 * HARTREE_KCAL_MOL)
-    # The CH2 preset's reference: -9.0 kcal/mol (Leopold et al. 1985), given in kcal/mol.
+    # The CH2 preset's reference: -9.0 kcal/mol (Leopold et al. 1985), adiabatic, given in kcal/mol.
     assert row["reference (kcal/mol)"] == pytest.approx(-9.0, abs=1e-12)
-    assert row["reference"].startswith("-9 kcal/mol") and "Leopold" in row["source"]
+    assert row["reference"].startswith("-9 kcal/mol, adiabatic") and "Leopold" in row["source"]
+    # Each functional's error against the reference: -0.02 Ha = -12.55 kcal/mol, so -12.55 + 9.0 = -3.55;
+    # -0.015 Ha = -9.41 kcal/mol, so -0.41.
+    assert row["B3LYP − reference (kcal/mol)"] == pytest.approx(-0.02 * HARTREE_KCAL_MOL + 9.0, abs=1e-9)
+    assert row["DM21 − reference (kcal/mol)"] == pytest.approx(-0.015 * HARTREE_KCAL_MOL + 9.0, abs=1e-9)
+    assert row["DM21 − reference (kcal/mol)"] == pytest.approx(-0.4126, abs=1e-4)
 
-    results["DM21"][1] = _state(2, None, "UKS", None)  # a triplet that failed: no gap, no difference
-    (row,) = ss.gap_table(results, "Ha")
-    assert row["DM21 (Ha)"] is None and row["DM21 − B3LYP (Ha)"] is None
+    # The same in eV: the reference converted (-9.0 kcal/mol = -0.3903 eV), the errors with it.
+    (row_ev,) = ss.gap_table(results, "eV", ss.PRESETS["CH2 (methylene)"])
+    assert row_ev["reference (eV)"] == pytest.approx(-0.39028, abs=1e-5)
+    assert row_ev["DM21 − reference (eV)"] == pytest.approx(-0.4126 / 23.0605, abs=1e-5)
+
+    results["DM21"][1] = _state(2, None, "UKS", None)  # a triplet that failed: no gap, no error
+    (row,) = ss.gap_table(results, "Ha", ss.PRESETS["CH2 (methylene)"])
+    assert row["DM21 (Ha)"] is None and row["DM21 − reference (Ha)"] is None
+    assert row["B3LYP − reference (Ha)"] == pytest.approx(-0.02 + 9.0 / HARTREE_KCAL_MOL, abs=1e-12)
+    (row,) = ss.gap_table(results, "Ha")  # no preset: no reference, no error columns
     assert row["reference (Ha)"] is None and row["reference"] == "" and row["source"] == ""
-    assert ss.versus_b3lyp_columns(["DM21", "PBE", "DM21m", "B3LYP"], "eV") == {
-        "DM21": "DM21 − B3LYP (eV)",
-        "DM21m": "DM21m − B3LYP (eV)",
+    assert not any("− reference" in column for column in row)
+    assert ss.error_columns(["DM21", "PBE"], "eV") == {
+        "DM21": "DM21 − reference (eV)",
+        "PBE": "PBE − reference (eV)",
     }
-    assert ss.versus_b3lyp_columns(["DM21", "PBE"], "eV") == {}
+
+
+def test_vertical_or_atomic_and_the_comparison_note():
+    assert ss.computed_kind(ss.PRESETS["CH2 (methylene)"].molecule("sto-3g")) == ss.VERTICAL
+    assert ss.computed_kind(ss.PRESETS["C atom"].molecule("sto-3g")) == ss.ATOMIC
+    ch2 = ss.PRESETS["CH2 (methylene)"].reference
+    note = ss.comparison_note(ss.VERTICAL, ch2)
+    assert "**Computed gaps: vertical**" in note and "**Reference: adiabatic" in note and "Leopold" in note
+    assert "vertical gap is larger than the adiabatic one" in note
+    atom = ss.comparison_note(ss.ATOMIC, ss.PRESETS["C atom"].reference)
+    assert "**Computed gaps: atomic**" in atom and "atomic term energy" in atom and "larger" not in atom
+    assert ss.comparison_note(ss.VERTICAL, None).endswith("No reference gap for this system.")
+    # The reference as a column of the level diagram: CH2's triplet at 0, its singlet 9.0 kcal/mol above.
+    levels = ss.reference_levels(ch2, "kcal/mol")
+    assert levels["name"] == "reference (adiabatic)"
+    assert [(s["label"], s["relative"]) for s in levels["states"]] == [
+        ("singlet", pytest.approx(9.0)),
+        ("triplet", 0.0),
+    ]
+    sih2 = ss.reference_levels(ss.PRESETS["SiH2 (silylene)"].reference, "kcal/mol")  # singlet ground state
+    assert [(s["label"], s["relative"]) for s in sih2["states"]] == [
+        ("singlet", 0.0),
+        ("triplet", pytest.approx(21.0)),
+    ]
+    assert ss.GAP_DECIMALS == {"Ha": 5, "kcal/mol": 2, "kJ/mol": 2, "eV": 3}
 
 
 # --- SCF: CH2 (6-31G, B3LYP) ---------------------------------------------------------------------
