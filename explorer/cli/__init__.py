@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from explorer.cli import bench, compare, fractional, maps, scf, spin_states, weights
+from explorer.cli import bench, compare, fractional, lessons, maps, scf, spin_states, weights
 from explorer.cli.common import Command, Parser, add_json_flag
 from explorer.errors import ExplorerError
 
@@ -26,6 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     maps.DENSITY,
     maps.XC_MAP,
     bench.BENCH,
+    lessons.CLASS,
     weights.WEIGHTS,
 )
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 #: The app's views, by address (app.py's VIEWS).
-PAGES = ("Home", "Compare", "Fractional_electrons", "Spin_states", "Densities", "History")
+PAGES = ("Home", "Compare", "Fractional_electrons", "Spin_states", "Densities", "Lessons", "History")
 #: What a log line that is not routine looks like.
 NOT_ROUTINE = re.compile(
     r"warn|error|exception|traceback|inotify|ScriptRunContext|streamlit run", re.IGNORECASE
