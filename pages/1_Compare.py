@@ -24,6 +24,7 @@ from explorer.present.plots import (
 )
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
+from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
 
@@ -42,7 +43,9 @@ OPTIONS = {
     "cmp_d3": False,
     "cmp_atomization": False,
 }
-keep_choice((*OPTIONS, "cmp_baseline"), OPTIONS)
+LINKED = (*OPTIONS, "cmp_baseline")  # the choices a shared link carries (pages.ui.links)
+keep_choice(LINKED, OPTIONS)
+from_link = follow_link(LINKED)
 if st.session_state.get("cmp_baseline") not in st.session_state["cmp_functionals"]:
     st.session_state.pop("cmp_baseline", None)  # the baseline must be one of the functionals
 
@@ -112,9 +115,12 @@ last = run_batch(
     _collect,
     label="Run comparison",
     disabled=not allowed,
+    start=from_link and allowed,
     expanded=True,
     live=_draw,
 )
+options_now = (tuple(functionals), with_d3, with_atomization)
+publish(LINKED, shown=last is not None and (last["molecule"], last["options"]) == (molecule, options_now))
 
 
 if last is not None:

@@ -22,6 +22,7 @@ from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import curves_figure, frontier_orbitals_figure, functional_color
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
+from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import (
     BASES,
     keep_choice,
@@ -43,6 +44,8 @@ st.markdown(
 )
 
 VIEWS = ("Fractional charge", "Fractional spin", "Dissociation")
+#: The paper's system for the fractional-charge and -spin demos (library name, basis).
+DEMO_SYSTEM = ("H", "aug-cc-pvtz")
 OPTIONS = {
     "fe_view": "Fractional charge",
     "fe_functionals": ["DM21", "B3LYP"],
@@ -54,6 +57,14 @@ OPTIONS = {
     "fe_scan_basis": "aug-cc-pvdz",
 }
 keep_choice((*OPTIONS, "fe_shown"), OPTIONS)  # fe_shown: the kept results shown, see the end
+# A shared link carries the options and whether the paper's demo system is the molecule (fe_demo).
+LINKED = (*OPTIONS, "fe_demo")
+st.session_state["fe_demo"] = st.session_state.get("fe_demo_system") is not None
+from_link = follow_link(LINKED)
+if from_link and not st.session_state["fe_demo"]:
+    st.session_state.pop("fe_demo_system", None)
+elif from_link:
+    st.session_state["fe_demo_system"] = DEMO_SYSTEM
 
 # One click redraws a classic figure of the paper (DM21 against B3LYP).
 DEMOS = {
@@ -62,10 +73,6 @@ DEMOS = {
     "H2+ dissociation": {"fe_view": "Dissociation", "fe_preset": "H2+"},
     "H2 dissociation": {"fe_view": "Dissociation", "fe_preset": "H2 (restricted)"},
 }
-
-
-#: The paper's system for the fractional-charge and -spin demos (library name, basis).
-DEMO_SYSTEM = ("H", "aug-cc-pvtz")
 
 
 def _start_demo(name: str) -> None:
@@ -152,6 +159,13 @@ except ExplorerError as err:
     allowed = False
 
 
+def _label() -> str:
+    """The system of the chosen curve: "H / aug-cc-pvtz", "H2+ / aug-cc-pvdz"."""
+    if view == "Dissociation":
+        return f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
+    return f"{molecule.name or molecule.formula()} / {molecule.basis}"
+
+
 def _submit() -> dict | None:
     if view != "Dissociation" and molecule is None:
         return None  # no molecule chosen yet
@@ -163,20 +177,18 @@ def _submit() -> dict | None:
              "spin": int(spin), "basis": scan_basis, "kind": kind, "grid": GridSpec()}
             for f in functionals
         ]  # fmt: skip
-        label = f"{preset_name if preset_name != 'Custom' else template} / {scan_basis}"
     else:
         curve = fractional_charge if view == "Fractional charge" else fractional_spin
         calls = [
             {"molecule": molecule, "functional": f, "points": points, "grid": GridSpec()} for f in functionals
         ]
-        label = f"{molecule.name or molecule.formula()} / {molecule.basis}"
     # One task per functional's curve, not per point: every point starts from the converged density of
     # its nearest computed neighbour (explorer.analyses.fractional), which keeps a curve on one electronic
     # state and goes into the point's store key; points computed apart would follow other paths, and
     # could land on other states, than the curve computed in order.
     jobs = tasks.fan_out(curve, calls, labels=list(functionals))
     limit = DISSOCIATION_PRESETS.get(preset_name) if view == "Dissociation" else None
-    return {"jobs": jobs, "functionals": list(functionals), "view": view, "label": label, "limit": limit}
+    return {"jobs": jobs, "functionals": list(functionals), "view": view, "label": _label(), "limit": limit}
 
 
 def _collect(batch: dict) -> dict:
@@ -189,8 +201,22 @@ last = run_batch(
     _submit,
     _collect,
     disabled=not (functionals and allowed),
-    start=st.session_state.pop("fe_autorun", False) and allowed,
+    start=(st.session_state.pop("fe_autorun", False) or from_link) and allowed,
 )
+if allowed:  # the choices were read (a bad list of bond lengths, or no molecule, publishes nothing)
+    n_points = len(values) if view == "Dissociation" else points
+    chosen = (view, _label(), list(functionals), n_points)
+    shown = (
+        last is not None
+        and (
+            last["view"],
+            last["label"],
+            list(last["curves"]),
+            len(next(iter(last["curves"].values()), [])),
+        )
+        == chosen
+    )
+    publish(LINKED, shown=shown)
 
 
 def _series(curves: dict, x_key: str, relative_to_first: bool = False, unit: str = "Ha") -> list[dict]:

@@ -25,6 +25,7 @@ from explorer.present.exports import table_csv, table_json
 from explorer.present.plots import spin_levels_figure
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
+from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
@@ -48,6 +49,7 @@ OPTIONS = {
     "ss_unit": "kcal/mol",
 }
 keep_choice(tuple(OPTIONS), OPTIONS)
+from_link = follow_link(tuple(OPTIONS))  # a shared link's choices (pages.ui.links)
 
 
 def _preset_changed() -> None:
@@ -133,7 +135,21 @@ def _collect(batch: dict) -> dict:
     return {"states": states, **{k: batch[k] for k in keep}}
 
 
-last = run_batch("ss", _submit, _collect, disabled=not allowed)
+last = run_batch("ss", _submit, _collect, disabled=not allowed, start=from_link and allowed)
+if allowed:
+    chosen = (
+        f"{molecule.name or molecule.formula()} / {molecule.basis}",
+        list(functionals),
+        sorted(spins),
+        broken,
+    )
+    shown = last is not None and chosen == (
+        last["label"],
+        list(last["states"]),
+        sorted({s["spin"] for states in last["states"].values() for s in states}),
+        last["broken_symmetry"],
+    )
+    publish(tuple(OPTIONS), shown=shown)
 if last is not None:
     results = last["states"]
     shown_preset = PRESETS.get(last["preset"]) if last["preset"] else None

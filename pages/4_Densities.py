@@ -12,6 +12,7 @@ from explorer.present.plots import plane_maps_figure, profile_figure
 from explorer.present.viewer3d import COLOR_NAMES, NEGATIVE_COLOR, POSITIVE_COLOR
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch, task_value
+from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_volume
@@ -46,6 +47,7 @@ OPTIONS = {
     "dx_iso_Total density": 0.05,
 }
 keep_choice(tuple(OPTIONS), OPTIONS)
+from_link = follow_link(tuple(OPTIONS))  # a shared link's choices (pages.ui.links)
 
 molecule = molecule_input_with_view(height=260)
 left, right = st.columns(2)
@@ -86,7 +88,19 @@ def _collect(batch: dict) -> dict:
     }
 
 
-last = run_batch("dx", _submit if molecule is not None else None, _collect, disabled=not allowed)
+last = run_batch(
+    "dx",
+    _submit if molecule is not None else None,
+    _collect,
+    disabled=not allowed,
+    start=from_link and allowed,
+)
+if molecule is not None:
+    chosen = (molecule, functional, classical)
+    publish(
+        tuple(OPTIONS),
+        shown=last is not None and (last["molecule"], last["functional"], last["classical"]) == chosen,
+    )
 
 
 def _atom_labels(molecule) -> list[str]:

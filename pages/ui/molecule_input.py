@@ -215,7 +215,8 @@ def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> boo
     n_basis = _basis_size(molecule)
     seconds = runs * sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
     st.session_state[ESTIMATE_KEY] = seconds
-    text = f"{n_basis} basis functions; expected time about {duration(seconds)} on 2 cores (rough)."
+    functions = "basis function" if n_basis == 1 else "basis functions"
+    text = f"{n_basis} {functions}; expected time about {duration(seconds)} on 2 cores (rough)."
     try:
         ceiling = settings.ceiling_problem(n_basis)
         problem = settings.size_problem(len(molecule.atoms), n_basis)
