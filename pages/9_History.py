@@ -10,6 +10,7 @@ from explorer.chem import units
 from explorer.chem.molecules import Molecule
 from explorer.functionals import B3LYP_NOTE, CLASSICAL_NAMES, DM21_NAMES
 from explorer.present.exports import table_csv, table_json
+from pages.ui.links import share_link
 from pages.ui.molecule_input import set_choice, set_widget
 from pages.ui.resources import results_store
 
@@ -115,11 +116,33 @@ a.download_button(
     "application/json",
     key="hist_json",
 )
+offered = DM21_NAMES + CLASSICAL_NAMES
+functional = stored["functional"] if stored["functional"] in offered else "DM21"
 if b.button("Open molecule in Compare", key="hist_open"):
     set_choice("XYZ", molecule.basis, molecule.charge, molecule.spin, mi_xyz=molecule.xyz())
-    offered = DM21_NAMES + CLASSICAL_NAMES
-    set_widget("cmp_functionals", [stored["functional"]] if stored["functional"] in offered else ["DM21"])
+    set_widget("cmp_functionals", [functional])
     st.switch_page("pages/1_Compare.py")
+# The same as a link: Compare with this molecule and functional, shown at once. A plain SCF (no
+# fractional occupations) asks Compare for the very request stored here, so the link opens this result.
+params = {
+    "mi_source": ["XYZ"],
+    "mi_xyz": [molecule.xyz()],
+    "mi_basis": [molecule.basis],
+    "mi_charge": [str(molecule.charge)],
+    "mi_spin": [str(molecule.spin)],
+    "cmp_functionals": [functional],
+    "show": ["1"] if request.get("occupations") is None else ["0"],
+}
+with b.popover("Link to this result", icon=":material/link:"):
+    st.caption(
+        "Opens Compare with this molecule and functional"
+        + (
+            " and shows this result."
+            if params["show"] == ["1"]
+            else " (fractional occupations are not linked)."
+        )
+    )
+    st.code(share_link(params, path="Compare"), language=None, wrap_lines=True)
 if settings.class_mode():
     c.caption("Deleting is for the teacher (this server runs in class mode).")
 else:

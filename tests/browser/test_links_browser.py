@@ -89,3 +89,37 @@ def test_link_reopens_the_view_and_its_result(
     assert len(ResultsStore(app_database).list()) == stored  # served from the store: nothing new computed
     assert other.get_by_test_id("stException").count() == 0
     screenshot(f"link_{path}_reopened", other)
+
+
+def test_history_link_opens_the_stored_result_in_compare(
+    open_app, page, wait_for_app, new_browser_context, app_database, screenshot
+):
+    """A History entry's link opens Compare on that molecule and functional and shows the stored result
+    (the same request: nothing new computed)."""
+    import dataclasses
+
+    from explorer import from_library, run_scf_stored
+
+    store = ResultsStore(app_database)
+    water = dataclasses.replace(from_library("water", basis="sto-3g"), name="linktest water")
+    run_scf_stored(water, "PBE", store)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_app("")
+    open_app("History")
+    search = page.get_by_role("textbox", name="Search (name, formula, SMILES, functional or basis)")
+    search.fill("linktest")
+    search.press("Enter")
+    expect(page.get_by_text("1 stored result(s)")).to_be_visible()
+    wait_for_app(page)
+    page.get_by_role("button", name=re.compile("Link to this result")).click()
+    link = page.get_by_test_id("stCode").last.inner_text().strip()
+    assert "/Compare?" in link and "show=1" in link and "cmp_functionals=PBE" in link, link
+    stored = len(store.list())
+
+    other = _fresh_page(new_browser_context)
+    other.goto(link)
+    expect(other.get_by_text(re.compile(r"linktest water / sto-3g$"))).to_be_visible(timeout=120_000)
+    wait_for_app(other, timeout=120_000)
+    assert len(store.list()) == stored  # the stored result itself, not a new calculation
+    assert other.get_by_test_id("stException").count() == 0
+    screenshot("link_history_to_compare", other)
