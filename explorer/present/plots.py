@@ -301,7 +301,7 @@ def plane_maps_figure(
             )
         figure.update_xaxes(title_text="s (Å)", constrain="domain", row=1, col=col)
         figure.update_yaxes(
-            title_text="t (Å)" if col == 1 else None,
+            title_text="t (Å)",
             scaleanchor=f"x{col if col > 1 else ''}",
             constrain="domain",
             row=1,
@@ -334,6 +334,7 @@ def scaling_figure(series: list[dict]) -> go.Figure:
                 text=[row["case"] for row in series],
                 mode="lines+markers",
                 name=label,
+                line=dict(color=functional_color(label)),
             )
         )
     fig.update_layout(
