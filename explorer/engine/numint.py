@@ -24,7 +24,7 @@ import numpy as np
 from pyscf.dft import numint
 
 from explorer import functionals, settings
-from explorer.engine import features, network
+from explorer.engine import features, interrupt, network
 from explorer.errors import ConvergenceError
 
 #: Memory for one block's exchange integrals (two omegas), in bytes.
@@ -114,6 +114,7 @@ class DM21NumInt(numint.NumInt):
         # between threads here instead.
         with ThreadPoolExecutor(network.evaluation_threads()) as pool:
             for block, (ao, _, weight, coords) in enumerate(blocks):
+                interrupt.check_now()  # a cancelled or timed-out job stops here, not after the iteration
                 terms = [_density_terms(pool, ao, dm) for dm in ([dm_a] if restricted else [dm_a, dm_b])]
                 rho = [t[0] for t in terms] * (2 if restricted else 1)
                 if self.exact:

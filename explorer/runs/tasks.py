@@ -32,6 +32,7 @@ import numpy as np
 
 from explorer import functionals, settings
 from explorer.chem.molecules import Molecule
+from explorer.engine import interrupt
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.functionals import Functional
@@ -239,9 +240,11 @@ def _scf_task(molecule, functional, options, db_path, key, seconds):
     """Runs on a worker: run_scf_stored through the shared database, reporting every iteration and
     stopping at the next one on cancellation or after ``seconds``. Returns (Result, cached, run id)."""
     # The client labels each message with its job's name: the task name here is only the key.
-    result, cached = run_scf_reporting(
-        molecule, functional, ResultsStore(db_path), key, _Reporter(key, seconds), **options
-    )
+    reporter = _Reporter(key, seconds)
+    with interrupt.checking(reporter.check):  # also inside an iteration (explorer.engine.interrupt)
+        result, cached = run_scf_reporting(
+            molecule, functional, ResultsStore(db_path), key, reporter, **options
+        )
     return result, cached, uuid.uuid4().hex
 
 
@@ -266,7 +269,9 @@ def submit_scf(molecule: Molecule, functional: Functional | str, label: str = ""
 def _call_task(function, kwargs, db_path, key, seconds):
     """Runs on a worker: ``function(store=ResultsStore(db_path), progress=..., **kwargs)``, stopped
     at its next SCF iteration on cancellation or after ``seconds``."""
-    return function(store=ResultsStore(db_path), progress=_Reporter(key, seconds), **kwargs)
+    reporter = _Reporter(key, seconds)
+    with interrupt.checking(reporter.check):  # also inside an iteration (explorer.engine.interrupt)
+        return function(store=ResultsStore(db_path), progress=reporter, **kwargs)
 
 
 def fan_out(function: Callable, calls: list[dict], labels: list[str] | None = None) -> list[Job]:

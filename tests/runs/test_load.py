@@ -306,3 +306,32 @@ def test_cancel_in_one_client_leaves_another_clients_identical_job_running(two_w
         assert result.converged and not cached
     finally:
         other.close()
+
+
+def test_a_job_is_cancelled_inside_its_first_dm21_iteration(two_workers):
+    """Issue 17 (3): cancel and the time limit were checked only when an iteration was reported, so
+    the first DM21 iteration of a large molecule (exchange integrals, tens of seconds) ran to its end.
+    The integrator now checks at every block of grid points: benzene/6-31G, cancelled once its warm
+    start is over and the first DM21 iteration runs, stops within seconds, with no DM21 iteration
+    reported and nothing stored."""
+    from explorer.chem.molecules import from_library
+
+    benzene = from_library("benzene", basis="6-31g")
+    job = tasks.submit_scf(benzene, "DM21", label="benzene")
+    _wait_until(lambda: any(m["stage"].startswith("warm start") for m in job.messages), 120, "warm start")
+    # The warm start is over when its messages stop: then the first DM21 iteration runs.
+    count = -1
+    while count != len(job.messages):
+        count = len(job.messages)
+        time.sleep(2.0)
+    assert not [m for m in job.messages if m["stage"] == "DM21"]
+    tasks.cancel([job])
+    cancelled = time.monotonic()
+    # The claim on the request is released when the computation itself stops (the scheduler forgets a
+    # cancelled task at once, while its thread on the worker may go on).
+    claims = ResultsStore()
+    _wait_until(lambda: claims._run("SELECT COUNT(*) FROM claims") == [(0,)], 120, "the SCF stopped")
+    seconds = time.monotonic() - cancelled
+    assert seconds < 5.0, f"the SCF went on for {seconds:.1f} s after the cancel"
+    assert not [m for m in job.messages if m["stage"] == "DM21"]
+    assert not [k for k in _stored_keys() if k.startswith(job.key.removeprefix("scf-"))]
