@@ -35,6 +35,22 @@ def functional_color(name: str, index: int = 0) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+#: The legend in one row above the plot, where it hides no data.
+LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.0)
+
+
+def _lines_layout(figure: go.Figure, x_title: str, y_title: str, height: int) -> go.Figure:
+    """The layout of a chart of curves: axis titles, height (px), legend above."""
+    figure.update_layout(
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=LEGEND_ABOVE,
+    )
+    return figure
+
+
 def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
     """Energy (Hartree) against SCF iteration, one line per stage (warm start, functional).
 
@@ -62,7 +78,7 @@ def scf_progress_figure(history: list[dict], title: str = "") -> go.Figure:
         yaxis_tickformat=".6f",
         height=320,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        legend=LEGEND_ABOVE,
     )
     return figure
 
@@ -91,7 +107,7 @@ def difference_bar_figure(
         yaxis_title=axis_title,
         height=320,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        legend=LEGEND_ABOVE,
     )
     return figure
 
@@ -145,14 +161,7 @@ def curves_figure(
                 line=dict(dash="dash", color=ref.get("color", REFERENCE_COLOR)),
             )
         )
-    figure.update_layout(
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
-    )
-    return figure
+    return _lines_layout(figure, x_title, y_title, height)
 
 
 def spin_levels_figure(
@@ -218,7 +227,7 @@ def spin_levels_figure(
         yaxis_title=f"energy above the lowest state ({unit})",
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        legend=LEGEND_ABOVE,
     )
     return figure
 
@@ -410,7 +419,7 @@ def orbital_levels_figure(
         yaxis_title="orbital energy (eV)",
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        legend=LEGEND_ABOVE,
     )
     return figure
 
@@ -447,7 +456,7 @@ def property_bars_figure(labels: list[str], panels: list[dict], height: int = 38
     figure.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        legend=LEGEND_ABOVE,
     )
     return figure
 
@@ -472,14 +481,7 @@ def frontier_orbitals_figure(series: list[dict], x_title: str, y_title: str, hei
                 marker=dict(symbol=symbol, size=8, color=color),
             )
         )
-    figure.update_layout(
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
-    )
-    return figure
+    return _lines_layout(figure, x_title, y_title, height)
 
 
 def profile_figure(
