@@ -26,6 +26,7 @@ from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
+from pages.ui.page_export import page_html_button
 from pages.ui.resources import results_store
 
 st.title("Compare functionals")
@@ -92,21 +93,25 @@ def _collect(batch: dict) -> dict:
     return {"molecule": batch["molecule"], "rows": rows, "options": batch["options"]}
 
 
-def _number_formats(columns) -> dict:
-    """Display precision by unit: Hartree to 1e-6, other energies and Debye to 0.01, <S²> to 0.001."""
+def _printf_formats(columns) -> dict:
+    """Display precision by unit (printf): Hartree 1e-6, other energies and Debye 0.01, <S²> 0.001."""
     formats = {}
     for column in columns:
         if column.endswith("(Ha)"):
-            formats[column] = st.column_config.NumberColumn(format="%.6f")
+            formats[column] = "%.6f"
         elif column.endswith(("(eV)", "(D)", "mol)", "(s)")):
-            formats[column] = st.column_config.NumberColumn(format="%.2f")
+            formats[column] = "%.2f"
         elif column == "<S²>":
-            formats[column] = st.column_config.NumberColumn(format="%.3f")
+            formats[column] = "%.3f"
     return formats
 
 
-def _show_table(rows: list[dict], key: str) -> None:
-    st.dataframe(rows, hide_index=True, column_config=_number_formats(rows[0]), key=key)
+def _show_table(rows: list[dict], key: str) -> dict:
+    """Draws the table and returns it as a section of the HTML export (same rows, same formats)."""
+    formats = _printf_formats(rows[0])
+    column_config = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+    st.dataframe(rows, hide_index=True, column_config=column_config, key=key)
+    return {"table": rows, "formats": formats}
 
 
 last = run_batch(
@@ -132,13 +137,16 @@ if last is not None:
     parts = split_table(table)
     names = [line["functional"] for line in table]
     st.subheader(f"{molecule_run.name or molecule_run.formula()} / {molecule_run.basis}")
+    exported = []  # the same tables, figures and texts, for the HTML export at the end
     unconverged = [r.functional for r in rows if not r.converged]
     if unconverged:
-        st.error(
+        warning = (
             f"{', '.join(unconverged)}: the SCF did NOT converge (the molecule or a free atom), so "
             "its numbers are left blank; an unconverged energy is not a result."
         )
-    _show_table(parts["chemistry"], "cmp_chemistry")
+        st.error(warning)
+        exported.append({"text": warning})
+    exported.append({"heading": "Chemistry", **_show_table(parts["chemistry"], "cmp_chemistry")})
     notes = ["Energies on the DM21 reference grid (level 3, pruned); orbital energies in eV."]
     if "B3LYP" in functionals_run:
         notes.append(B3LYP_NOTE)
@@ -147,57 +155,64 @@ if last is not None:
     st.caption(" ".join(notes))
 
     ionization = ionization_reference(rows, molecule_run)
-    st.plotly_chart(
-        orbital_levels_figure(
-            names,
-            [line["HOMO (eV)"] for line in table],
-            [line["LUMO (eV)"] for line in table],
-            ionization["value"] if ionization else None,
-        ),
-        key="cmp_orbitals",
+    figure = orbital_levels_figure(
+        names,
+        [line["HOMO (eV)"] for line in table],
+        [line["LUMO (eV)"] for line in table],
+        ionization["value"] if ionization else None,
     )
+    st.plotly_chart(figure, key="cmp_orbitals")
+    exported.append({"heading": "Orbital energies", "figure": figure})
     if ionization is not None:
         errors = ", ".join(f"{f} {e:+.2f} eV" for f, e in ionization["errors"].items()) or "none converged"
-        st.markdown(
+        text = (
             f"**Experimental ionization energy** {ionization['value']:.2f} eV (source: "
             f"{ionization['source']}). For the exact functional −HOMO equals it; −HOMO minus "
             f"experiment: {errors}."
         )
+        st.markdown(text)
     else:
-        st.caption("The library has no experimental ionization energy for this molecule.")
+        text = "The library has no experimental ionization energy for this molecule."
+        st.caption(text)
+    exported.append({"text": text})
     reference = atomization_reference(rows, molecule_run, unit) if atomization_run else None
     if reference is not None:
         errors = ", ".join(f"{f} {e:+.2f}" for f, e in reference["errors"].items())
-        st.markdown(
+        text = (
             f"**Reference atomization energy** {reference['value']:.2f} {unit} "
             f"(source: {reference['source']}). Error, computed minus reference: {errors} {unit}."
         )
+        st.markdown(text)
+        exported.append({"text": text})
     elif atomization_run:
-        st.caption("The library has no reference atomization energy for this molecule.")
+        text = "The library has no reference atomization energy for this molecule."
+        st.caption(text)
+        exported.append({"text": text})
     dipoles = {"title": "|dipole| (D)", "values": [line["|dipole| (D)"] for line in table]}
-    st.plotly_chart(
-        property_bars_figure(names, [dipoles, *error_panels(ionization, reference, names, unit)]),
-        key="cmp_properties",
-    )
+    figure = property_bars_figure(names, [dipoles, *error_panels(ionization, reference, names, unit)])
+    st.plotly_chart(figure, key="cmp_properties")
+    exported.append({"figure": figure})
 
-    st.markdown(
+    text = (
         "**Total energies and their differences between functionals**: not meaningful on their own "
         "(each functional's total energy has its own offset); the quantities above are what "
         "chemistry compares."
     )
+    st.markdown(text)
     delta = f"ΔE vs {baseline} ({unit})"
-    _show_table(parts["energies"], "cmp_energies")
-    st.plotly_chart(
-        difference_bar_figure(
-            names,
-            [line[delta] for line in table],
-            delta,
-            title=f"Total-energy difference to {baseline} (not meaningful on its own)",
-        ),
-        key="cmp_bars",
+    exported.append(
+        {"heading": "Total energies", "text": text, **_show_table(parts["energies"], "cmp_energies")}
     )
+    figure = difference_bar_figure(
+        names,
+        [line[delta] for line in table],
+        delta,
+        title=f"Total-energy difference to {baseline} (not meaningful on its own)",
+    )
+    st.plotly_chart(figure, key="cmp_bars")
+    exported.append({"figure": figure})
     st.markdown("**Run details**")
-    _show_table(parts["run"], "cmp_run_details")
+    exported.append({"heading": "Run details", **_show_table(parts["run"], "cmp_run_details")})
 
     stem = (molecule_run.name or molecule_run.formula()).replace(" ", "_")
     metadata = {
@@ -228,3 +243,5 @@ if last is not None:
     )
     c.download_button("Molecule (XYZ)", molecule_run.xyz(), f"{stem}.xyz", "chemical/x-xyz", key="dl_xyz")
     d.download_button("Python script", script, f"{stem}_compare.py", "text/x-python", key="dl_py")
+    title = f"Compare functionals: {molecule_run.name or molecule_run.formula()} / {molecule_run.basis}"
+    page_html_button(title, exported, f"{stem}_compare.html", "dl_html", molecule=molecule_run, notes=notes)

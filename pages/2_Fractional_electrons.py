@@ -31,6 +31,7 @@ from pages.ui.molecule_input import (
     set_widget,
     size_guard,
 )
+from pages.ui.page_export import page_html_button
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
 
@@ -255,6 +256,7 @@ def _show(result: dict, n: int) -> None:
     curves, label = result["curves"], result["label"]
     st.subheader(_title(result))
     notes = [B3LYP_NOTE] if "B3LYP" in curves else []
+    exported = []  # the same figures and table, for the HTML export at the end
     if result["view"] == "Fractional charge":
         series = _series(curves, "n_electrons")
         lines = []
@@ -270,6 +272,7 @@ def _show(result: dict, n: int) -> None:
             )
         figure = curves_figure(series, "number of electrons N", "energy (Ha)", lines)
         st.plotly_chart(figure, key=f"fe_en_{n}")
+        exported.append({"figure": figure})
         deviation_series = [
             {
                 "name": f,
@@ -279,15 +282,14 @@ def _show(result: dict, n: int) -> None:
             }
             for f, pts in curves.items()
         ]
-        st.plotly_chart(
-            curves_figure(
-                deviation_series,
-                "number of electrons N",
-                f"E - straight line ({unit})",
-                [{"name": "exact (0)", "x": series[0]["x"], "y": [0.0] * len(series[0]["x"])}],
-            ),
-            key=f"fe_dev_{n}",
+        figure = curves_figure(
+            deviation_series,
+            "number of electrons N",
+            f"E - straight line ({unit})",
+            [{"name": "exact (0)", "x": series[0]["x"], "y": [0.0] * len(series[0]["x"])}],
         )
+        st.plotly_chart(figure, key=f"fe_dev_{n}")
+        exported.append({"figure": figure})
         # Only converged points: an unconverged SCF's orbital energies are not results.
         orbital_series = [
             {
@@ -301,11 +303,11 @@ def _show(result: dict, n: int) -> None:
             for f, pts in curves.items()
             for which in ("homo", "lumo")
         ]
-        st.plotly_chart(
-            frontier_orbitals_figure(orbital_series, "number of electrons N", "orbital energy (eV)"),
-            key=f"fe_orb_{n}",
-        )
-        st.dataframe(charge_table(curves, unit), hide_index=True, key=f"fe_table_{n}")
+        figure = frontier_orbitals_figure(orbital_series, "number of electrons N", "orbital energy (eV)")
+        st.plotly_chart(figure, key=f"fe_orb_{n}")
+        table = charge_table(curves, unit)
+        st.dataframe(table, hide_index=True, key=f"fe_table_{n}")
+        exported += [{"figure": figure}, {"table": table}]
         notes.append(
             "Curvature: second derivative of E(N) on each segment from a quadratic fit; positive "
             "(convex) is delocalization error, negative (concave) localization error. Exact: 0. IP and "
@@ -315,13 +317,13 @@ def _show(result: dict, n: int) -> None:
     elif result["view"] == "Fractional spin":
         series = _series(curves, "fraction", relative_to_first=True, unit=unit)
         flat = {"name": "exact: flat", "x": [0.0, 1.0], "y": [0.0, 0.0]}
-        st.plotly_chart(
-            curves_figure(
-                series, "fraction f of the electron moved from alpha to beta", f"E(f) - E(0) ({unit})", [flat]
-            ),
-            key=f"fe_spin_plot_{n}",
+        figure = curves_figure(
+            series, "fraction f of the electron moved from alpha to beta", f"E(f) - E(0) ({unit})", [flat]
         )
-        st.dataframe(spin_fraction_table(curves, unit), hide_index=True, key=f"fe_table_{n}")
+        st.plotly_chart(figure, key=f"fe_spin_plot_{n}")
+        table = spin_fraction_table(curves, unit)
+        st.dataframe(table, hide_index=True, key=f"fe_table_{n}")
+        exported += [{"figure": figure}, {"table": table}]
     else:
         limit = result["limit"] or {}
         exact = limit.get("exact_limit")
@@ -332,8 +334,11 @@ def _show(result: dict, n: int) -> None:
             if exact is None
             else [{"name": "exact large-R limit", "x": [min(xs), max(xs)], "y": [exact, exact]}]
         )
-        st.plotly_chart(curves_figure(series, "r (Angstrom)", "energy (Ha)", references), key=f"fe_bond_{n}")
-        st.dataframe(scan_table(curves, unit, exact), hide_index=True, key=f"fe_table_{n}")
+        figure = curves_figure(series, "r (Angstrom)", "energy (Ha)", references)
+        st.plotly_chart(figure, key=f"fe_bond_{n}")
+        table = scan_table(curves, unit, exact)
+        st.dataframe(table, hide_index=True, key=f"fe_table_{n}")
+        exported += [{"figure": figure}, {"table": table}]
         if exact is not None:
             notes.append(f"Exact limit: {exact:.6f} Ha ({limit.get('limit_source', '')}).")
         if any(not p["converged"] for pts in curves.values() for p in pts):
@@ -351,6 +356,9 @@ def _show(result: dict, n: int) -> None:
         "fractional_points.json",
         "application/json",
         key=f"fe_json_{n}",
+    )
+    page_html_button(
+        f"Fractional electrons: {_title(result)}", exported, "fractional.html", f"fe_html_{n}", notes=notes
     )
 
 

@@ -27,6 +27,7 @@ from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import BASES, keep_choice, kept, molecule_input_with_view, set_widget, size_guard
+from pages.ui.page_export import page_html_button
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_molecule
 
@@ -181,7 +182,9 @@ if last is not None:
     reference = shown_preset.reference if shown_preset is not None else None
     diagram_reference = None if reference is None else reference_levels(reference, unit)
     columns = {f"{f} ({kind})": states for f, states in levels.items()}
-    st.plotly_chart(spin_levels_figure(columns, unit, diagram_reference), key="ss_levels")
+    figure = spin_levels_figure(columns, unit, diagram_reference)
+    st.plotly_chart(figure, key="ss_levels")
+    exported = [{"figure": figure}]  # the same figure, tables and notes, for the HTML export at the end
 
     # One row per gap: each functional's value, the reference, each functional's error against it.
     rows = gap_table(results, unit, shown_preset, computed)
@@ -199,6 +202,14 @@ if last is not None:
                 subset=errors, **{"background-color": "rgba(255, 196, 0, 0.25)", "font-weight": "bold"}
             )
         st.dataframe(styled, hide_index=True, key="ss_gaps")
+        exported.append(
+            {
+                "heading": "Gaps (positive: the higher multiplicity lies above)",
+                "text": comparison_note(computed, reference),
+                "table": rows,
+                "formats": {c: f"%.{decimals}f" for c in numbers},
+            }
+        )
         # Each functional's error against the reference, gap by gap (never one functional minus another).
         cards = [
             (f, row, row[column])
@@ -245,6 +256,7 @@ if last is not None:
         key="ss_states",
         column_config={name: st.column_config.NumberColumn(format=f) for name, f in formats.items()},
     )
+    exported.append({"heading": "States", "table": state_rows, "formats": formats})
     notes = [B3LYP_NOTE] if "B3LYP" in results else []
     if shown_preset is not None:
         notes.append(shown_preset.note)
@@ -266,3 +278,4 @@ if last is not None:
         "application/json",
         key="ss_json",
     )
+    page_html_button(f"Spin states: {last['label']}", exported, "spin_states.html", "ss_html", notes=notes)

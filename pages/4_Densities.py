@@ -14,6 +14,7 @@ from explorer.runs import tasks
 from pages.ui.jobs import run_batch, task_value
 from pages.ui.links import follow_link, publish
 from pages.ui.molecule_input import keep_choice, kept, molecule_input_with_view, size_guard
+from pages.ui.page_export import page_html_button
 from pages.ui.resources import results_store
 from pages.ui.viewer import show_volume
 
@@ -178,6 +179,15 @@ def _isovalue(surface: str, default: float | None, choices: list[float]) -> floa
     )
 
 
+def _html_download(last: dict, view: str, exported: list[dict], notes: list[str]) -> None:
+    """The "Page as HTML" button: the view's figures and tables (``exported``), the molecule, ``notes``;
+    the document is built when clicked (it holds plotly.js and 3Dmol.js, a few MB)."""
+    molecule, f, c = last["molecule"], last["functional"], last["classical"]
+    title = f"{view}: {molecule.name or molecule.formula()} / {molecule.basis}, {f} and {c}"
+    file_name = f"{molecule.formula()}_{view.lower().replace(' ', '_')}.html"
+    page_html_button(title, exported, file_name, f"dx_html_{view}", molecule=molecule, notes=notes)
+
+
 def _density_view(last: dict) -> None:
     molecule, f, c = last["molecule"], last["functional"], last["classical"]
     dm_f, dm_c = last["dm"][f], last["dm"][c]
@@ -195,6 +205,7 @@ def _density_view(last: dict) -> None:
         "Density difference": computed["difference"],
     }
     largest = {"Spin density": computed["max_spin"], "Density difference": computed["max_difference"]}
+    exported = []  # the same figures, for the HTML export at the end
     defaults = {"Spin density": computed["iso_spin"], "Density difference": computed["iso_difference"]}
     left, right = st.columns([1, 2])
     with left:
@@ -248,14 +259,15 @@ def _density_view(last: dict) -> None:
         pair, bond = _line_choice(molecule, _atom_labels(molecule), "dx_bond")
         x, rho_f, rho_c = _density_line(molecule, dm_f, dm_c, *pair)
         profile = maps.line_profile(x, {f: rho_f, c: rho_c}, difference=(f, c))
-        st.plotly_chart(
-            _line_figure(profile, molecule, pair, bond, "ρ (electrons/bohr³)", log=True), key="dx_rho_line"
-        )
-        st.caption(
+        figure = _line_figure(profile, molecule, pair, bond, "ρ (electrons/bohr³)", log=True)
+        st.plotly_chart(figure, key="dx_rho_line")
+        text = (
             f"Top: both densities on a logarithmic scale; they nearly coincide, so {f} is drawn wide and "
             f"solid and {c} dashed on top of it. Bottom: their difference {f} − {c} on its "
             "own linear scale. Dotted lines mark the nuclei."
         )
+        st.caption(text)
+        exported.append({"heading": f"Densities along {bond}", "figure": figure, "text": text})
     st.caption("Densities in electrons/bohr³; cube files in bohr (Gaussian cube format); axes in Å.")
     columns = st.columns(3)
     for column, name in zip(columns, SURFACES, strict=True):
@@ -266,11 +278,14 @@ def _density_view(last: dict) -> None:
             "chemical/x-cube",
             key=f"dx_cube_{name}",
         )
+    notes = ["Densities in electrons/bohr³; axes in Å."] + ([B3LYP_NOTE] if "B3LYP" in (f, c) else [])
+    _html_download(last, "Density", exported, notes)
 
 
-def _xc_line(line: dict, molecule, pair: tuple[int, int], bond: str, f: str, c: str) -> None:
-    """The XC energy densities of ``f`` and ``c`` along a line (maps.line_energy_densities) and their
-    difference, by default on vertical scales fitted to the points away from the nuclei."""
+def _xc_line(line: dict, molecule, pair: tuple[int, int], bond: str, f: str, c: str):
+    """Draws the XC energy densities of ``f`` and ``c`` along a line (maps.line_energy_densities) and
+    their difference, by default on vertical scales fitted to the points away from the nuclei; returns
+    the figure."""
     exc_f, exc_c = line["exc"][f], line["exc"][c]
     profile = maps.line_profile(line["x"], {f: exc_f, c: exc_c}, difference=(f, c))
     fit = st.toggle(
@@ -285,9 +300,8 @@ def _xc_line(line: dict, molecule, pair: tuple[int, int], bond: str, f: str, c: 
             "y_range": maps.valence_range(both, np.concatenate([near, near])),
             "difference_range": maps.valence_range(exc_f - exc_c, near),
         }
-    st.plotly_chart(
-        _line_figure(profile, molecule, pair, bond, "e_xc (Ha/bohr³)", **ranges), key="dx_xc_line"
-    )
+    figure = _line_figure(profile, molecule, pair, bond, "e_xc (Ha/bohr³)", **ranges)
+    st.plotly_chart(figure, key="dx_xc_line")
     lowest, gap = min(exc_f.min(), exc_c.min()), exc_f - exc_c
     if fit:
         scale = (
@@ -305,6 +319,7 @@ def _xc_line(line: dict, molecule, pair: tuple[int, int], bond: str, f: str, c: 
         f"{scale} Top: {f} wide and solid, {c} dashed on top of it; bottom: their difference on its own "
         "scale. Dotted lines mark the nuclei."
     )
+    return figure
 
 
 def _xc_view(last: dict) -> None:
@@ -340,9 +355,9 @@ def _xc_view(last: dict) -> None:
         **kept("dx_log"),
     )
     panels = [{"title": f"{f}", "z": data["exc"][f]}, {"title": f"{c} (same density)", "z": data["exc"][c]}]
-    st.plotly_chart(
-        plane_maps_figure(panels, s, t, "e_xc (Ha/bohr³)", atoms=marks, log=log), key="dx_map_exc"
-    )
+    figure = plane_maps_figure(panels, s, t, "e_xc (Ha/bohr³)", atoms=marks, log=log)
+    st.plotly_chart(figure, key="dx_map_exc")
+    exported = [{"heading": data["label"], "figure": figure}]  # the same figures, for the HTML export
     # Each map full width: in half-width columns the panels shrink until ticks and atom labels overlap.
     difference = [
         {
@@ -350,16 +365,17 @@ def _xc_view(last: dict) -> None:
             "z": data["exc"][f] - data["exc"][c],
         }
     ]
-    st.plotly_chart(
-        plane_maps_figure(difference, s, t, "Δe_xc (Ha/bohr³)", atoms=marks, diverging=True, height=460),
-        key="dx_map_diff",
-    )
+    figure = plane_maps_figure(difference, s, t, "Δe_xc (Ha/bohr³)", atoms=marks, diverging=True, height=460)
+    st.plotly_chart(figure, key="dx_map_diff")
+    exported.append({"figure": figure})
     enhancement = [{"title": f"{f}", "z": data["enhancement"][f]}, {"title": c, "z": data["enhancement"][c]}]
-    st.plotly_chart(plane_maps_figure(enhancement, s, t, "e_xc / e_x(LDA)", atoms=marks), key="dx_map_enh")
+    figure = plane_maps_figure(enhancement, s, t, "e_xc / e_x(LDA)", atoms=marks)
+    st.plotly_chart(figure, key="dx_map_enh")
+    exported.append({"figure": figure})
     hfx = [{"title": "ω = 0", "z": data["hfx"][0]}, {"title": "ω = 0.4 bohr⁻¹", "z": data["hfx"][1]}]
-    st.plotly_chart(
-        plane_maps_figure(hfx, s, t, "e_x(HF) (Ha/bohr³)", atoms=marks, log=log, height=360), key="dx_map_hfx"
-    )
+    figure = plane_maps_figure(hfx, s, t, "e_x(HF) (Ha/bohr³)", atoms=marks, log=log, height=360)
+    st.plotly_chart(figure, key="dx_map_hfx")
+    exported.append({"figure": figure})
     if len(labels) >= 2:
         pair, bond = _line_choice(molecule, labels, "dx_xc_bond")
         line = task_value(
@@ -369,33 +385,34 @@ def _xc_view(last: dict) -> None:
             f"the energy densities along {bond}",
         )
         if line is not None:
-            _xc_line(line, molecule, pair, bond, f, c)
+            figure = _xc_line(line, molecule, pair, bond, f, c)
+            exported.append({"heading": f"Along {bond}", "figure": figure})
     integrals = task_value("dx_task_integrals", maps.grid_integrals, kwargs, "the integrals over the grid")
     if integrals is None:
         return
     own, other, reference = integrals[f]["integral"], integrals[c]["integral"], integrals[c]["pyscf"]
-    st.dataframe(
-        [
-            {
-                "functional": f,
-                "∫ e_xc over the molecular grid (Ha)": own,
-                "E_xc reported (Ha)": last["e_xc"][f],
-                "reported by": "the SCF",
-            },
-            {
-                "functional": c,
-                "∫ e_xc over the molecular grid (Ha)": other,
-                "E_xc reported (Ha)": reference,
-                "reported by": "PySCF on the same density",
-            },
-        ],
-        hide_index=True,
-        column_config={
-            k: st.column_config.NumberColumn(format="%.10f")
-            for k in ("∫ e_xc over the molecular grid (Ha)", "E_xc reported (Ha)")
+    rows = [
+        {
+            "functional": f,
+            "∫ e_xc over the molecular grid (Ha)": own,
+            "E_xc reported (Ha)": last["e_xc"][f],
+            "reported by": "the SCF",
         },
+        {
+            "functional": c,
+            "∫ e_xc over the molecular grid (Ha)": other,
+            "E_xc reported (Ha)": reference,
+            "reported by": "PySCF on the same density",
+        },
+    ]
+    formats = {k: "%.10f" for k in ("∫ e_xc over the molecular grid (Ha)", "E_xc reported (Ha)")}
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={k: st.column_config.NumberColumn(format=v) for k, v in formats.items()},
         key="dx_integrals",
     )
+    exported.append({"heading": "Integrals", "table": rows, "formats": formats})
     notes = [
         f"All maps on {f}'s self-consistent density; axes s, t in Å in the plane (atoms within "
         f"{maps.NEAR_PLANE_ANGSTROM:g} Å of it are marked). Energy densities in Hartree/bohr³, negative "
@@ -415,6 +432,7 @@ def _xc_view(last: dict) -> None:
     if "B3LYP" in (f, c):
         notes.append(B3LYP_NOTE)
     st.caption(" ".join(notes))
+    _html_download(last, "XC map", exported, notes)
     if st.button("Prepare XC energy-density cube files", key="dx_xc_cubes_run"):
         st.session_state["dx_xc_cubes"] = True
     if st.session_state.get("dx_xc_cubes"):

@@ -8,6 +8,7 @@ from explorer.present.worksheets import answer_key_html, lesson_figure, workshee
 from explorer.runs import tasks
 from pages.ui.jobs import run_batch
 from pages.ui.molecule_input import keep_choice, kept
+from pages.ui.page_export import page_html_button
 from pages.ui.resources import results_store
 
 st.title("Lessons")
@@ -85,13 +86,13 @@ if last is not None:
     results, predicted = last["results"], last["answer"]
     st.subheader("The reveal")
     if lesson.is_right(predicted):
-        st.success(f"Your prediction was right: {predicted}", icon=":material/check_circle:")
+        verdict = f"Your prediction was right: {predicted}"
+        st.success(verdict, icon=":material/check_circle:")
     else:
-        st.error(
-            f"Your prediction was not right. You chose: {predicted}. The answer: {lesson.answer}",
-            icon=":material/cancel:",
-        )
-    st.plotly_chart(lesson_figure(lesson, results), key=f"{prefix}_figure")
+        verdict = f"Your prediction was not right. You chose: {predicted}. The answer: {lesson.answer}"
+        st.error(verdict, icon=":material/cancel:")
+    figure = lesson_figure(lesson, results)
+    st.plotly_chart(figure, key=f"{prefix}_figure")
     counts = tally(results)
     notes = [
         f"{counts['calculations']} SCF calculations: {counts['computed']} computed now, "
@@ -108,4 +109,19 @@ if last is not None:
         st.markdown(f"{n}. {item['question']}")
         with st.expander(f"Answer to follow-up {n}"):
             st.markdown(item["answer"])
+    # The reveal as a page of its own: question, verdict, plot, explanation (built when clicked).
+    exported = [
+        {"heading": "Your prediction", "text": f"{lesson.question}\n\n{verdict}"},
+        {"heading": "The reveal", "figure": figure},
+        {"heading": "Why", "text": lesson.explanation},
+        {"heading": "What to look at", "text": lesson.look_at},
+    ]
+    page_html_button(
+        f"Lesson: {lesson.title}",
+        exported,
+        f"{lesson.id}_reveal.html",
+        f"{prefix}_html",
+        notes=notes,
+        subtitle=lesson.goal,
+    )
     st.button("Start this lesson again", on_click=_start_again, key=f"{prefix}_again")
