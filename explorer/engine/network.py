@@ -6,18 +6,31 @@ float32, as it was trained; inputs arrive as float64 arrays and outputs leave as
 
 Networks are loaded once per process and shared: TensorFlow functions are safe to call from several
 threads at once, and loading is guarded by a lock.
+
+Start-up without TensorFlow: once a process has loaded a checkpoint with TensorFlow and the fast path
+agreed with the checkpoint's graph, the layer parameters and the graph's outputs on the probe set are
+written to a parameter cache (``networks/`` in the user cache folder of explorer.engine.weights). Later
+processes build the fast path from that file and check it against the stored graph outputs instead
+(importing TensorFlow and loading the checkpoint take ~4.5 s on 2 cores); the graph itself is loaded on
+first use of the exact path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import logging
 import os
 import sys
+import tempfile
 import threading
+import time
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -126,23 +139,62 @@ class Network:
     checkpoint, with a hand-derived backward pass on BLAS and compiled row kernels: TensorFlow's
     automatic gradient of the checkpoint's graph also differentiates every weight matrix and costs
     three forward passes; the hand-derived one costs about one. The exact path is the checkpoint's own
-    graph under automatic differentiation. On loading, both run on a probe set and must agree to
-    float32 precision, else the exact path is used throughout.
+    graph under automatic differentiation. On loading, the fast path runs on a probe set and must agree
+    to float32 precision with the graph's outputs there, else the exact path is used throughout. The
+    graph's outputs come from the parameter cache when it holds this checkpoint (then TensorFlow is
+    imported only when the exact path is first used), else from TensorFlow, which then refills it.
+
+    ``source`` says where the parameters came from: "cache" or "checkpoint" (TensorFlow).
     """
 
     def __init__(self, name: str):
-        tf = _quiet_tensorflow()
         self.name = name
         self.path = weights.find_checkpoint(name)
-        with _stderr_silenced():
-            self._model = tf.saved_model.load(str(self.path), tags=[])
-        self._exact = _autodiff_function(tf, self._model.signatures["default"])
-        self._fast = fast_network.Layers(_layer_parameters(self._model), RESIDUAL_BLOCK_NAMES)
         # Batches run side by side on Python threads, so each BLAS call must stay on one thread
         # (single_threaded_blas). The threads are kept: new ones per call cost ~10 ms each time (BLAS's
         # per-thread set-up).
         self._pool = ThreadPoolExecutor(evaluation_threads(), thread_name_prefix=f"{name}-batches")
-        self.fast_path = _paths_agree(self._fast, self._exact)
+        self._model = self._exact = None
+        self._exact_lock = threading.Lock()
+        key = checkpoint_key(name)
+
+        cached = read_parameter_cache(name, key)
+        if cached is not None:
+            parameters, graph_outputs, path = cached
+            fast = fast_network.Layers(parameters, RESIDUAL_BLOCK_NAMES)
+            if _outputs_agree(_probe(fast), graph_outputs):
+                self.parameters, self._fast, self.fast_path, self.source = parameters, fast, True, "cache"
+                return
+            # Of no use to this code: removed, so later processes do not try it again.
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+        exact = self._exact_function()
+        self.parameters = _layer_parameters(self._model)
+        self._fast = fast_network.Layers(self.parameters, RESIDUAL_BLOCK_NAMES)
+        self.source = "checkpoint"
+        graph_outputs = _probe(exact)
+        self.fast_path = _outputs_agree(_probe(self._fast), graph_outputs)
+        if self.fast_path:
+            write_parameter_cache(name, key, self.parameters, graph_outputs)
+        else:
+            warnings.warn(
+                "DM21 fast evaluation disagrees with the checkpoint's graph; using the graph", stacklevel=2
+            )
+
+    def _exact_function(self):
+        """The checkpoint's graph under automatic differentiation, loaded with TensorFlow on first use."""
+        with self._exact_lock:
+            if self._exact is None:
+                tf = _quiet_tensorflow()
+                with _stderr_silenced():
+                    self._model = tf.saved_model.load(str(self.path), tags=[])
+                exact = _autodiff_function(tf, self._model.signatures["default"])
+                # Traced on one thread first (one point): batches run side by side afterwards, and a
+                # first call from two threads at once once failed inside TensorFlow's tracing.
+                _evaluate_in_batches(exact, probe_features(1))
+                self._exact = exact
+            return self._exact
 
     def evaluate(self, features: dict[str, np.ndarray], exact: bool = False) -> NetworkOutput:
         """Evaluates the XC energy density and its derivatives at every point.
@@ -152,7 +204,7 @@ class Network:
         (local HF exchange energy densities, Hartree/bohr^3). ``exact`` forces the checkpoint's own
         graph with automatic differentiation (for benchmarks and tests of the fast path).
         """
-        function = self._exact if exact or not self.fast_path else self._fast
+        function = self._exact_function() if exact or not self.fast_path else self._fast
         single_threaded_blas()
         return _evaluate_in_batches(function, features, self._pool)
 
@@ -267,23 +319,105 @@ def probe_features(n: int = 512, seed: int = 0) -> dict[str, np.ndarray]:
 PATH_TOLERANCE = 4e-5
 
 
-def _paths_agree(fast, exact) -> bool:
-    """True if the fast and exact evaluations agree on probe_features() within PATH_TOLERANCE."""
-    for function in (fast, exact):
-        # Traced on one thread first (one point): batches run side by side afterwards, and a first
-        # call from two threads at once once failed inside TensorFlow's tracing.
-        _evaluate_in_batches(function, probe_features(1))
-    probe = probe_features()
-    a, b = _evaluate_in_batches(fast, probe), _evaluate_in_batches(exact, probe)
+def _probe(function) -> NetworkOutput:
+    """``function`` evaluated on probe_features(), after a first call on one point on this thread."""
+    _evaluate_in_batches(function, probe_features(1))
+    return _evaluate_in_batches(function, probe_features())
+
+
+def _outputs_agree(a: NetworkOutput, b: NetworkOutput) -> bool:
+    """True if ``a`` agrees with the reference ``b`` within PATH_TOLERANCE of b's largest magnitude, for
+    exc and every gradient."""
     pairs = [(a.exc, b.exc)] + [(a.grads[k], b.grads[k]) for k in FEATURE_NAMES]
     for x, y in pairs:
         scale = max(np.abs(y).max(), 1e-30)
-        if not (np.abs(x - y) <= PATH_TOLERANCE * scale).all():
-            warnings.warn(
-                "DM21 fast evaluation disagrees with the checkpoint's graph; using the graph", stacklevel=2
-            )
+        if x.shape != y.shape or not (np.abs(x - y) <= PATH_TOLERANCE * scale).all():
             return False
     return True
+
+
+def checkpoint_key(name: str) -> str:
+    """SHA-256 (hex) of the published checksums of checkpoint ``name``'s files: the parameter cache's
+    key, so that a cache made from other checkpoint files is never used."""
+    prefix = f"checkpoints/{name}/"
+    sums = sorted((rel, digest) for rel, digest in weights.expected_sums().items() if rel.startswith(prefix))
+    return hashlib.sha256("".join(f"{digest}  {rel}\n" for rel, digest in sums).encode()).hexdigest()
+
+
+def _cache_prefix(name: str, key: str) -> str:
+    return f"{name}-{key[:16]}-"
+
+
+def _cache_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz archive of ``arrays`` with fixed time stamps, so equal arrays give equal bytes (and two
+    processes writing the same cache at once write the same file)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_parameter_cache(
+    name: str, key: str, parameters: dict[str, np.ndarray], graph: NetworkOutput
+) -> None:
+    """Stores ``parameters`` (float32, by layer name) and the graph's outputs ``graph`` on
+    probe_features() for checkpoint ``name`` with key ``key`` (checkpoint_key) in the parameter cache.
+
+    The file is named ``NAME-KEY16-SHA256.npz`` after its own SHA-256 and appears whole (written to a
+    temporary file, then renamed). Best effort: a cache that cannot be written is skipped.
+    """
+    arrays = {"key": np.array(key), "exc": graph.exc}
+    arrays |= {f"grad.{k}": graph.grads[k] for k in FEATURE_NAMES}
+    arrays |= {f"param.{k}": v for k, v in parameters.items()}
+    data = _cache_bytes(arrays)
+    folder = weights.network_cache_dir()
+    target = folder / f"{_cache_prefix(name, key)}{hashlib.sha256(data).hexdigest()}.npz"
+    temporary = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".partial-", suffix=".npz", delete=False) as f:
+            temporary = f.name
+            f.write(data)
+        os.replace(temporary, target)
+    except OSError as exc:
+        logging.getLogger(__name__).info("DM21 parameter cache not written: %s", exc)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def read_parameter_cache(name: str, key: str) -> tuple[dict[str, np.ndarray], NetworkOutput, Path] | None:
+    """(layer parameters, graph outputs on probe_features(), file) of checkpoint ``name`` from the
+    parameter cache, or None if there is no intact file for ``key``. A file whose SHA-256 differs from
+    the one in its name is deleted (files are only ever replaced whole, so it is damaged)."""
+    folder = weights.network_cache_dir()
+    prefix = _cache_prefix(name, key)
+    try:
+        paths = sorted(folder.glob(f"{prefix}*.npz"))
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() != path.stem[len(prefix) :]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                arrays = {k: archive[k] for k in archive.files}
+            if str(arrays["key"]) != key:
+                continue
+            graph = NetworkOutput(exc=arrays["exc"], grads={k: arrays[f"grad.{k}"] for k in FEATURE_NAMES})
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+            continue
+        parameters = {k.removeprefix("param."): v for k, v in arrays.items() if k.startswith("param.")}
+        return parameters, graph, path
+    return None
 
 
 def load_network(name: str) -> Network:
@@ -291,8 +425,26 @@ def load_network(name: str) -> Network:
 
     Raises InputError for another name, WeightsError if the checkpoint is missing or fails its checksums.
     """
+    return _load(name)[0]
+
+
+def ensure_loaded(name: str, exact: bool = False) -> float:
+    """Loads the process-wide network for ``name`` (and its exact path if ``exact``) unless done
+    already; returns the seconds spent loading in this call (0.0 if nothing was loaded)."""
+    net, seconds = _load(name)
+    if exact and net._exact is None:
+        start = time.perf_counter()
+        net._exact_function()
+        seconds += time.perf_counter() - start
+    return seconds
+
+
+def _load(name: str) -> tuple[Network, float]:
+    """The process-wide network for ``name`` and the seconds spent loading it in this call."""
     name = functionals.dm21(name).checkpoint
     with _lock:
-        if name not in _networks:
-            _networks[name] = Network(name)
-        return _networks[name]
+        if name in _networks:
+            return _networks[name], 0.0
+        start = time.perf_counter()
+        _networks[name] = Network(name)
+        return _networks[name], time.perf_counter() - start

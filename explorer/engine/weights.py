@@ -107,6 +107,12 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("dm21-explorer")) / "checkpoints"
 
 
+def network_cache_dir() -> Path:
+    """Return the folder of the parameter cache of explorer.engine.network: ``networks`` beside
+    cache_dir() (in $DM21_CACHE_DIR or the platform's user cache folder for "dm21-explorer")."""
+    return cache_dir().parent / "networks"
+
+
 def _shared_root() -> Path:
     """Return ``<repo>/../shared/dm21/checkpoints``, where <repo> holds the explorer package."""
     repo = Path(__file__).resolve().parents[2]

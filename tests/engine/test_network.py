@@ -100,9 +100,7 @@ def test_hand_derived_gradients_equal_automatic_ones(name):
     assert net.fast_path
     x = network.probe_features(2000, seed=7)
     fast, exact = net.evaluate(x), net.evaluate(x, exact=True)
-    layers64 = fast_network.Layers(
-        network._layer_parameters(net._model), network.RESIDUAL_BLOCK_NAMES, dtype=np.float64
-    )
+    layers64 = fast_network.Layers(net.parameters, network.RESIDUAL_BLOCK_NAMES, dtype=np.float64)
     reference = network._evaluate_in_batches(layers64, x)
     assert np.abs(fast.exc - exact.exc).max() <= network.PATH_TOLERANCE * np.abs(exact.exc).max()
     for key in network.FEATURE_NAMES:

@@ -120,3 +120,16 @@ def test_stretched_h2_restricted_dm21_converges_on_sigma_g_squared():
         energies[irrep] = mf.kernel()
     assert r.energy == pytest.approx(energies["A1g"], abs=1e-6)
     assert energies["A1u"] > energies["A1g"] + 0.05
+
+
+def test_results_carry_load_seconds_and_old_records_read_zero(water):
+    from explorer.engine.scf import Result
+
+    r = run_scf(water, "B3LYP", grid=LIGHT)
+    assert r.load_seconds == 0.0  # classical: no network to load
+    data = r.to_dict()
+    assert data["load_seconds"] == 0.0 and Result.from_dict(data).to_dict() == data
+    # A result stored before the field existed (JSON without it) still loads, with 0.0.
+    del data["load_seconds"]
+    old = Result.from_dict(data)
+    assert old.load_seconds == 0.0 and old.energy == r.energy
