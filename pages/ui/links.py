@@ -20,7 +20,17 @@ from pages.ui.molecule_input import set_choice, set_widget
 SHOW = "show"
 #: The molecule chooser's widgets, by the source they belong to (the rest belong to every source).
 STRUCTURE = {"Library": "mi_library", "SMILES": "mi_smiles", "XYZ": "mi_xyz", "Draw": "mi_drawn"}
-_WRITTEN = "links:written"  # the parameters this session last put into the address
+# Every address this session put into the browser's address bar: a rerun may still carry an older
+# one (the browser applies a new address after the rerun that a click started), and that is not a link.
+_WRITTEN = "links:written"
+
+
+def _fingerprint(params: dict[str, list[str]]) -> str:
+    return urlencode(sorted(params.items()), doseq=True)
+
+
+def _written() -> set[str]:
+    return st.session_state.setdefault(_WRITTEN, set())
 
 
 def _address_params() -> dict[str, list[str]]:
@@ -52,9 +62,10 @@ def _write(value) -> list[str]:
 def follow_link(keys: tuple[str, ...]) -> bool:
     """Sets the molecule chooser and the widgets ``keys`` from an address that came from outside (a
     pasted link, a bookmark); True when it asks to show the result, i.e. the page should run at once.
-    Addresses this session wrote itself, and an address without parameters, change nothing."""
+    Addresses this session wrote itself (a rerun may carry an older one), and an address without
+    parameters, change nothing."""
     params = _address_params()
-    if not params or params == st.session_state.get(_WRITTEN):
+    if not params or _fingerprint(params) in _written():
         return False
     try:
         source = params.get("mi_source", ["Library"])[-1]
@@ -74,7 +85,7 @@ def follow_link(keys: tuple[str, ...]) -> bool:
         st.error("This link is damaged (a number in it is not a number): the page opens with its defaults.")
         return False
     finally:
-        st.session_state[_WRITTEN] = params  # applied once: later runs keep the user's changes
+        _written().add(_fingerprint(params))  # applied once: later runs keep the user's changes
     return params.get(SHOW) == ["1"]
 
 
@@ -87,7 +98,7 @@ def publish(keys: tuple[str, ...], shown: bool) -> None:
     params = {k: _write(st.session_state[k]) for k in names if st.session_state.get(k) is not None}
     if shown:
         params[SHOW] = ["1"]
-    st.session_state[_WRITTEN] = params
+    _written().add(_fingerprint(params))
     if params != _address_params():
         st.query_params.from_dict(params)
     link = share_link(params)

@@ -72,6 +72,8 @@ def test_link_reopens_the_view_and_its_result(
     open_app(path)
     for label, option in choices:
         choose(page, label, option)
+        page.wait_for_timeout(500)  # the rerun the choice starts, then its end
+        wait_for_app(page)
     expect(page.get_by_text(re.compile(ready))).to_be_visible(timeout=60_000)
     wait_for_app(page)
     page.get_by_role("button", name=run, exact=True).click()
@@ -96,12 +98,11 @@ def test_history_link_opens_the_stored_result_in_compare(
 ):
     """A History entry's link opens Compare on that molecule and functional and shows the stored result
     (the same request: nothing new computed)."""
-    import dataclasses
-
-    from explorer import from_library, run_scf_stored
+    from explorer import parse_atoms, run_scf_stored
 
     store = ResultsStore(app_database)
-    water = dataclasses.replace(from_library("water", basis="sto-3g"), name="linktest water")
+    # A geometry of this test's own: other tests store water too, and the name is not in the key.
+    water = parse_atoms("O 0 0 0; H 0 0.757 0.5871; H 0 -0.757 0.5871", 0, 0, "sto-3g", "linktest water")
     run_scf_stored(water, "PBE", store)
     page.set_viewport_size({"width": 1280, "height": 800})
     open_app("")

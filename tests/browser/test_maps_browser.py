@@ -120,9 +120,12 @@ def test_water_difference_isosurface_profiles_and_xc_maps(
     charts = page.get_by_test_id("stPlotlyChart")
     expect(charts).to_have_count(5)
     # Every map and the profile at the main column's full width (not in half-width columns).
-    main = page.get_by_test_id("stMainBlockContainer").bounding_box()
+    column = page.get_by_test_id("stMainBlockContainer").evaluate(
+        "e => { const s = getComputedStyle(e);"
+        " return e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }"
+    )
     widths = [charts.nth(k).bounding_box()["width"] for k in range(5)]
-    assert all(w > 0.95 * (main["width"] - 2 * 48) for w in widths), (widths, main)
+    assert all(w > 0.95 * column for w in widths), (widths, column)
     # The XC profile's top axis is fitted to the bonding region, and the page says so: its lowest tick
     # is above -1 Ha/bohr³, while e_xc reaches -932 at the O nucleus.
     profile = charts.nth(4)
