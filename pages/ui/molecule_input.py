@@ -187,9 +187,14 @@ def _drawn_molecule() -> Molecule:
 
     st.caption("Draw a molecule, then press Apply under the editor.")
     start = st.session_state.get("mi_drawn") or st.session_state.get("mi_smiles", "")
-    # The editor keeps its drawing while its key stays the same, whatever value it is given: the
-    # key follows the molecule it opens with, so it shows the last applied drawing after a page change.
-    drawn = st_ketcher(start, height=460, key=f"mi_ketcher_{start}")
+    # The editor keeps its drawing while its key stays the same, whatever value it is given. A new
+    # editor (first view, or back from another page, where Streamlit dropped its state) gets a key
+    # from the molecule it opens with, so it shows the last applied drawing; after an Apply the key
+    # stays: a new key would reload the editor and shift the whole page below it while it loads.
+    key = st.session_state.get("mi_ketcher_key")
+    if key is None or key not in st.session_state:
+        key = st.session_state["mi_ketcher_key"] = f"mi_ketcher_{start}"
+    drawn = st_ketcher(start, height=460, key=key)
     if drawn:
         st.session_state["mi_drawn"] = drawn
     smiles = drawn or start
