@@ -251,7 +251,8 @@ def run_batch(
     ``{prefix}_cancel`` (follow_jobs, the progress box ``expanded`` or not); once all its jobs are
     done, ``collect(batch)`` reads their results and returns the page's new last result (an
     ExplorerError it raises is shown instead). ``live(event, slot)`` draws each SCF iteration into
-    ``slot``, a placeholder above the progress box, emptied once the new result is kept."""
+    ``slot``, a placeholder under the progress box, emptied once the new result is kept. Run, Cancel
+    and the queue line (with the expected time, ESTIMATE_KEY) share one row above them."""
     # Run, Cancel and the queue line in one row: where the user just clicked, whatever grows below.
     run_column, cancel_column, queue_column = st.columns([2, 1, 5], vertical_alignment="center")
     slots = (cancel_column.empty(), queue_column.empty())
@@ -270,7 +271,9 @@ def run_batch(
             slots[1].empty()
             panel.error(str(err))
         else:
-            if batch is not None:
+            if batch is None:  # nothing to run
+                slots[1].empty()
+            else:
                 keep_jobs(f"{prefix}_jobs", {"estimate": estimate, "submitted": time.time()} | batch)
     with panel:
         result = follow_jobs(
