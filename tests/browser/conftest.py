@@ -335,6 +335,28 @@ def screenshot(request):
 
 
 @pytest.fixture
+def ensure_functionals():
+    """Callable ``ensure(page, names)``: checks that Compare's Functionals box holds ``names`` before Run
+    and, if an automated click during a rerun emptied it (seen in CI about once per run, after a molecule
+    change and a basis choice, cause not found: see the session 17 note), chooses them again with the
+    keyboard and says so in the test's output, so the test goes on to what it checks."""
+
+    def ensure(page, names=("DM21", "B3LYP")) -> None:
+        box = page.get_by_test_id("stMultiSelect").filter(has_text="Functionals")
+        missing = [n for n in names if box.get_by_text(n, exact=True).count() == 0]
+        if not missing:
+            return
+        print(f"Functionals box lacked {missing}: chosen again (open defect, see the session 17 note)")
+        for name in missing:
+            box.click()
+            page.get_by_role("option", name=name, exact=True).click()
+            page.keyboard.press("Escape")
+            expect(box.get_by_text(name, exact=True)).to_be_visible()
+
+    return ensure
+
+
+@pytest.fixture
 def choose():
     """Chooses ``option`` in the selectbox labelled ``label`` with the keyboard (type, Enter) and waits
     until the box shows it. A mouse click on the open list can land on whatever lies under it when a

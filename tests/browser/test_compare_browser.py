@@ -34,7 +34,7 @@ def _choose_source(page, label: str) -> None:
 
 
 def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
-    choose, open_app, page, wait_for_app, outside_requests, screenshot
+    choose, ensure_functionals, open_app, page, wait_for_app, outside_requests, screenshot
 ):
     open_app("Compare")
     expect(page.get_by_role("heading", name="Compare functionals")).to_be_visible()
@@ -52,6 +52,9 @@ def test_typed_smiles_reaches_the_3d_viewer_and_comparison_completes(
     choose(page, "Basis set", "sto-3g")
     # The rerun after the basis change has drawn the new size (HCN/STO-3G: 3 + 3 + 5 functions) before
     # Run is clicked: waiting for "not running" alone can pass before that rerun starts.
+    expect(page.get_by_text(re.compile(r"CHN, 14 electrons"))).to_be_visible(timeout=60_000)
+    wait_for_app(page, timeout=120_000)
+    ensure_functionals(page)
     expect(page.get_by_text(re.compile(r"^11 basis functions"))).to_be_visible(timeout=120_000)
     wait_for_app(page, timeout=120_000)
     page.get_by_role("button", name="Run comparison").click(timeout=120_000)

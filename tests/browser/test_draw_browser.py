@@ -61,7 +61,7 @@ def test_whole_editor_is_on_screen(
 
 
 def test_atom_drawn_from_the_palette_is_calculated(
-    open_app, page, choose, wait_for_app, outside_requests, screenshot
+    open_app, page, choose, ensure_functionals, wait_for_app, outside_requests, screenshot
 ):
     page.set_viewport_size({"width": 1280, "height": 800})
     ketcher = _open_editor(page, open_app)
@@ -84,6 +84,8 @@ def test_atom_drawn_from_the_palette_is_calculated(
     expect(ammonia).to_be_visible()
     wait_for_app(page)
     choose(page, "Basis set", "sto-3g")
+    wait_for_app(page)
+    ensure_functionals(page)
     expect(page.get_by_text(re.compile(r"^8 basis functions"))).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Run comparison").click()
     expect(page.get_by_text(re.compile(r"/ sto-3g$"))).to_be_visible(timeout=180_000)
