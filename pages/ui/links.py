@@ -14,12 +14,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from pages.ui.molecule_input import set_choice, set_widget
+from pages.ui.molecule_input import STRUCTURE, set_choice, set_widget
 
 #: The query parameter saying the view showed a result.
 SHOW = "show"
-#: The molecule chooser's widgets, by the source they belong to (the rest belong to every source).
-STRUCTURE = {"Library": "mi_library", "SMILES": "mi_smiles", "XYZ": "mi_xyz", "Draw": "mi_drawn"}
 # Every address this session put into the browser's address bar: a rerun may still carry an older
 # one (the browser applies a new address after the rerun that a click started), and that is not a link.
 _WRITTEN = "links:written"

@@ -39,6 +39,8 @@ DEFAULTS = {
 #: each an environment variable) ask for confirmation first.
 
 
+#: The session-state key holding each source's structure (the rest belong to every source).
+STRUCTURE = {"Library": "mi_library", "SMILES": "mi_smiles", "XYZ": "mi_xyz", "Draw": "mi_drawn"}
 #: Session-state key of the last size_guard estimate (seconds), shown by the Run block (pages.ui.jobs).
 ESTIMATE_KEY = "run_estimate_seconds"
 
@@ -85,8 +87,7 @@ def set_choice(source: str, basis: str, charge: int, spin: int, **values) -> Non
 
 def _identity(source: str, values: dict) -> tuple:
     """What the inferred charge and spin depend on: the source and its structure."""
-    structure = {"Library": "mi_library", "SMILES": "mi_smiles", "XYZ": "mi_xyz", "Draw": "mi_drawn"}
-    return (source, values.get(structure.get(source, "")))
+    return (source, values.get(STRUCTURE.get(source, "")))
 
 
 def molecule_input() -> Molecule | None:
