@@ -138,7 +138,13 @@ def resolve_kind(molecule: Molecule, kind: str | None, occupations=None) -> str:
     return kind
 
 
-def run_scf(
+def run_scf(molecule: Molecule, functional: Functional | str = "DM21", **options) -> Result:
+    """Runs a self-consistent calculation of ``molecule`` with ``functional`` and returns its Result;
+    the options are those of solve_scf."""
+    return solve_scf(molecule, functional, **options)[0]
+
+
+def solve_scf(
     molecule: Molecule,
     functional: Functional | str = "DM21",
     *,
@@ -151,8 +157,9 @@ def run_scf(
     occupations: tuple | None = None,
     callback: Callable[[dict], None] | None = None,
     exact: bool = False,
-) -> Result:
-    """Runs a self-consistent calculation of ``molecule`` with ``functional``.
+) -> tuple[Result, dft.rks.KohnShamDFT]:
+    """Runs a self-consistent calculation of ``molecule`` with ``functional``; returns its Result and
+    the converged PySCF object (orbitals, grid and molecule, for gradients).
 
     ``kind`` is RKS, UKS or ROKS (default: RKS for 2S = 0, else UKS). ``grid`` is the grid spec
     (default: the DM21 reference grid, level 3); ``grids`` a prebuilt PySCF grid to reuse (scans,
@@ -214,7 +221,7 @@ def run_scf(
     elapsed = time.perf_counter() - t_start
     result = _result(molecule, functional, kind, grid, mf, steps, history, elapsed, warm_label)
     result.load_seconds = load_seconds
-    return result
+    return result, mf
 
 
 #: Overlap of a converged RKS density's occupied space with its start's (1: the same orbitals)
