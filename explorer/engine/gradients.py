@@ -268,6 +268,7 @@ def _point_derivatives(ni, mol, coords, dm_a, dm_b, restricted: bool):
     # hess rows: xx, xy, xz, yy, yz, zz; second[x][j] = d2 chi / dx dj
     second = hess[[[0, 1, 2], [1, 3, 4], [2, 4, 5]]]  # (3, 3, nao, N)
     spins = [dm_a] if restricted else [dm_a, dm_b]
+    nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
     terms = []
     for dm in spins:
         e = dm @ chi  # E = D chi (nao, N)
@@ -276,7 +277,6 @@ def _point_derivatives(ni, mol, coords, dm_a, dm_b, restricted: bool):
         rho[0] = np.einsum("ag,ag->g", chi, e)
         rho[1:4] = 2 * np.einsum("xag,ag->xg", grad_chi, e)
         rho[4] = 0.5 * np.einsum("xag,xag->g", grad_chi, e_grad)
-        nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
         f = np.stack([np.einsum("gbd,dg->bg", nu, e) for nu in nus])  # F_b (n_omega, nao, N)
         exx = -0.5 * np.einsum("bg,obg->go", e, f)
         terms.append((e, e_grad, rho, f, exx))
