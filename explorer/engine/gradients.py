@@ -60,16 +60,15 @@ def scf_gradient(
     grid = grid or GridSpec()
     if (kind or "").upper() == "ROKS":
         raise InputError("gradients need RKS or UKS, not ROKS")
-    grids = None
-    if grid_reference is not None:
-        grids = GridFrame.build(grid_reference, grid).grid_at(molecule.to_pyscf())
+    frame = GridFrame.build(grid_reference or molecule, grid)
+    grids = frame.grid_at(molecule.to_pyscf())
     result, mf = solve_scf(
         molecule, functional, kind=kind, grid=grid, grids=grids, dm0=dm0, conv_tol=conv_tol, callback=callback
     )
     if not result.converged:
         raise ConvergenceError(f"the {functional.name} SCF did not converge: no gradient")
     if functional.is_dm21:
-        gradient = _dm21_gradient(mf, grid)
+        gradient = _dm21_gradient(mf, frame)
     else:
         gradient = _classical_gradient(mf, grid)
     return result, gradient
@@ -100,6 +99,7 @@ class GridFrame:
         self.spec = spec
         self._template = _atom_grid_template(mol, spec)
         atom_coords = mol.atom_coords()
+        self._orientation = _Orientation(atom_coords)
         owner = np.asarray(grids.atm_idx)
         used = (owner >= 0) & (np.asarray(grids.weights) != 0)  # PySCF's padding points are dropped
         self.owner = owner[used]
@@ -127,19 +127,46 @@ class GridFrame:
         coords, weights = self._points(mol)
         return grid_from_arrays(mol, coords, weights)
 
-    def _points(self, mol) -> tuple[np.ndarray, np.ndarray]:
-        """Coordinates (N, 3, bohr) and weights (N,, bohr^3) of the frame's points at ``mol``."""
-        all_coords, all_weights = self._template.partition(mol)
+    def _points(self, mol, rotation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates (N, 3, bohr) and weights (N,, bohr^3) of the frame's points at ``mol``, each
+        atom's quadrature turned by ``rotation`` (default: the frame's orientation at ``mol``)."""
+        if rotation is None:
+            rotation = self.orientation(mol)
+        all_coords, all_weights = self._template.partition(mol, rotation)
         index = self._template.starts[self.owner] + self.local
         return all_coords[index], all_weights[index]
 
+    def orientation(self, mol) -> np.ndarray:
+        """Q (3, 3): the rotation that carries the reference geometry's orientation to ``mol``'s; each
+        atom's quadrature is turned by it, so the energy does not change when the molecule turns."""
+        return self._orientation.rotation(mol.atom_coords())
+
+    def orientation_jacobian(self, mol) -> np.ndarray:
+        """d theta_k / d R_B (3, n_atoms, 3), theta the small-angle vector of a change of Q (1/bohr)."""
+        return self._orientation.jacobian(mol.atom_coords())
+
     def weight_derivatives(self, mol) -> np.ndarray:
         """d w_g / d R_B for every point g and atom B, (n_atoms, 3, N) in bohr^2, with each point
-        moving with its atom (PySCF's analytic Becke-weight response)."""
+        moving with its atom at a fixed orientation (PySCF's analytic Becke-weight response,
+        computed in the frame turned back by Q and turned forward again)."""
+        rotation = self.orientation(mol)
+        turned = mol.set_geom_(mol.atom_coords() @ rotation, unit="Bohr", inplace=False)
         out = np.empty((mol.natm, 3, self.owner.size))
-        for atom, w1 in enumerate(self._template.weight_response(mol)):
+        for atom, w1 in enumerate(self._template.weight_response(turned)):
             here = np.flatnonzero(self.owner == atom)
             out[:, :, here] = w1[:, :, self.local[here]]
+        return np.einsum("kx,axg->akg", rotation, out)
+
+    def weight_torques(self, mol, angle: float = 1e-4) -> np.ndarray:
+        """d w_g / d theta_k (3, N): each point's Becke weight when every atom's quadrature turns
+        about its atom by a small angle about axis k (central differences in ``angle``, radians;
+        the weights are smooth polynomials of distances, so the error is ~angle^2)."""
+        rotation = self.orientation(mol)
+        out = np.empty((3, self.owner.size))
+        for k in range(3):
+            turned = [_axis_rotation(k, sign * angle) @ rotation for sign in (1, -1)]
+            plus, minus = (self._points(mol, q)[1] for q in turned)
+            out[k] = (plus - minus) / (2 * angle)
         return out
 
 
@@ -159,10 +186,12 @@ class _AtomGridTemplate:
     def offsets(self, mol, atom: int) -> np.ndarray:
         return self.table[mol.atom_symbol(atom)][0]
 
-    def partition(self, mol) -> tuple[np.ndarray, np.ndarray]:
-        """All atom-grid points at ``mol``'s geometry with their Becke weights, atom by atom."""
+    def partition(self, mol, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All atom-grid points at ``mol``'s geometry, each atom's quadrature turned by ``rotation``,
+        with their Becke weights, atom by atom."""
+        table = {symbol: (offsets @ rotation.T, weights) for symbol, (offsets, weights) in self.table.items()}
         return gen_grid.get_partition(
-            mol, self.table, self.grids.radii_adjust, self.grids.atomic_radii, self.grids.becke_scheme
+            mol, table, self.grids.radii_adjust, self.grids.atomic_radii, self.grids.becke_scheme
         )
 
     def weight_response(self, mol):
@@ -178,14 +207,95 @@ def _atom_grid_template(mol, spec: GridSpec) -> _AtomGridTemplate:
     return _AtomGridTemplate(mol, spec)
 
 
-def _dm21_gradient(mf, spec: GridSpec) -> np.ndarray:
+def _axis_rotation(axis: int, angle: float) -> np.ndarray:
+    """The rotation by ``angle`` (radians) about coordinate axis ``axis``."""
+    return _rodrigues(np.eye(3)[axis] * angle)
+
+
+def _rodrigues(theta: np.ndarray) -> np.ndarray:
+    """The rotation matrix of the rotation vector ``theta`` (axis times angle in radians)."""
+    angle = np.linalg.norm(theta)
+    if angle < 1e-300:
+        return np.eye(3)
+    k = _skew(theta / angle)
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """[v]x, the matrix of the cross product v x ."""
+    return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+
+
+class _Orientation:
+    """The orientation of a geometry relative to a reference one, exact for rigid motions.
+
+    Non-linear molecules: the orthonormal frame of two bond vectors from one atom (the farthest atom
+    and the one most out of line with it, chosen at the reference), Q = G(R) G(R0)^T. Linear ones:
+    the smallest rotation that turns the reference axis into the current one (a turn about the axis
+    itself moves no atom). One atom: no rotation.
+    """
+
+    def __init__(self, reference: np.ndarray):
+        self.reference = np.array(reference, dtype=float)
+        self.atoms = None
+        self.linear = True
+        if len(self.reference) < 2:
+            return
+        d = self.reference - self.reference[0]
+        j = int(np.argmax(np.linalg.norm(d, axis=1)))
+        out_of_line = np.linalg.norm(np.cross(d[j], d), axis=1)
+        k = int(np.argmax(out_of_line))
+        self.linear = out_of_line[k] < 1e-3 * np.dot(d[j], d[j])
+        self.atoms = (0, j, k)
+        self._frame0 = self._frame(self.reference)
+
+    def _frame(self, coords: np.ndarray) -> np.ndarray:
+        i, j, k = self.atoms
+        u = coords[j] - coords[i]
+        u = u / np.linalg.norm(u)
+        if self.linear:
+            return u
+        b = coords[k] - coords[i]
+        b = b - np.dot(b, u) * u
+        v = b / np.linalg.norm(b)
+        return np.column_stack([u, v, np.cross(u, v)])
+
+    def rotation(self, coords: np.ndarray) -> np.ndarray:
+        if self.atoms is None:
+            return np.eye(3)
+        frame = self._frame(coords)
+        if not self.linear:
+            return frame @ self._frame0.T
+        axis = np.cross(self._frame0, frame)
+        return _rodrigues(
+            axis / max(np.linalg.norm(axis), 1e-300) * np.arctan2(np.linalg.norm(axis), self._frame0 @ frame)
+        )
+
+    def jacobian(self, coords: np.ndarray, step: float = 1e-6) -> np.ndarray:
+        """d theta / d R (3, n_atoms, 3) by central differences of Q (a cheap, smooth function of
+        the coordinates: errors ~step^2): d theta is the axial vector of dQ Q^T."""
+        out = np.zeros((3, *coords.shape))
+        if self.atoms is None:
+            return out
+        q = self.rotation(coords)
+        for atom in set(self.atoms):
+            for x in range(3):
+                moved = [coords.copy(), coords.copy()]
+                moved[0][atom, x] += step
+                moved[1][atom, x] -= step
+                dq = (self.rotation(moved[0]) - self.rotation(moved[1])) / (2 * step)
+                omega = dq @ q.T
+                out[:, atom, x] = omega[2, 1], omega[0, 2], omega[1, 0]
+        return out
+
+
+def _dm21_gradient(mf, frame: GridFrame) -> np.ndarray:
     """Nuclear gradient (n_atoms, 3, Hartree/bohr) of a converged DM21 SCF ``mf``: PySCF's terms for
     the core Hamiltonian, Coulomb and orbital overlap (energy-weighted density matrix), and the XC
     term of xc_gradient on the frame of ``mf``'s grid, grid response included."""
     restricted = mf.make_rdm1().ndim == 2
     dm = mf.make_rdm1()
     dm_a, dm_b = (dm / 2, dm / 2) if restricted else dm
-    frame = GridFrame(mf.mol, mf.grids, spec)
     xc = xc_gradient(mf._numint, mf.mol, frame, dm_a, dm_b, restricted)
     grad = (_RestrictedGradients if restricted else _UnrestrictedGradients)(mf)
     grad.xc_force = xc
@@ -234,14 +344,20 @@ def xc_gradient(ni, mol, frame: GridFrame, dm_a, dm_b, restricted: bool, grid_re
     q_A(g) = d e(r_g)/d R_A at fixed points (basis functions only), translation invariance gives
     grad_r e(r_g) = -sum_A q_A(g), so
 
-        dE/dR_B = sum_g w_g q_B(g) - sum_{g of B} w_g sum_A q_A(g) + sum_g (dw_g/dR_B) e(r_g),
+        dE/dR_B = sum_g w_g q_B(g) - sum_{g of B} w_g sum_A q_A(g) + sum_g (dw_g/dR_B) e(r_g)
+                  + T . d theta / d R_B,
 
-    the last two terms being the grid response (``grid_response``).
+    the last three terms being the grid response (``grid_response``): the points move with their
+    atoms, and every atom's quadrature turns with the molecule's orientation theta (GridFrame), which
+    costs T = dE/dtheta = sum_g w_g (r_g - R_atom) x grad_r e(r_g) + sum_g (dw_g/dtheta) e(r_g).
+    With it the energy does not change when the molecule turns or moves, so forces and torques sum
+    to zero and a Hessian has six (linear: five) zero modes.
     """
     coords, weights = frame._points(mol)
     nao = mol.nao_nr()
     atom_of_ao = np.repeat(np.arange(mol.natm), [e - s for _, _, s, e in mol.aoslice_by_atom()])
     force = np.zeros((mol.natm, 3))
+    torque = np.zeros(3)  # dE/dtheta: every atom's quadrature turned about its atom
     exc_all = np.empty(weights.size)
     chunk = max(64, int(DERIVATIVE_INTEGRAL_BYTES // (8 * 3 * nao * nao)))
     for start in range(0, weights.size, chunk):
@@ -254,9 +370,14 @@ def xc_gradient(ni, mol, frame: GridFrame, dm_a, dm_b, restricted: bool, grid_re
         np.add.at(per_atom, atom_of_ao, wq.transpose(1, 0, 2))
         force += per_atom.sum(axis=2)
         if grid_response:
-            np.add.at(force, frame.owner[points], -per_atom.sum(axis=0).T)
+            grad_e = -per_atom.sum(axis=0)  # w_g grad_r e(r_g), (3, N)
+            np.add.at(force, frame.owner[points], grad_e.T)
+            offsets = coords[points] - mol.atom_coords()[frame.owner[points]]
+            torque += np.cross(offsets, grad_e.T).sum(axis=0)
     if grid_response:
         force += np.einsum("axg,g->ax", frame.weight_derivatives(mol), exc_all)
+        torque += frame.weight_torques(mol) @ exc_all
+        force += np.einsum("k,kax->ax", torque, frame.orientation_jacobian(mol))
     return force
 
 
