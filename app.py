@@ -31,6 +31,12 @@ def views() -> list[st.Page]:
             icon=":material/blur_on:",
             url_path="Densities",
         ),
+        st.Page(
+            "pages/6_Geometry.py",
+            title="Geometry and vibrations",
+            icon=":material/vibration:",
+            url_path="Geometry",
+        ),
         st.Page("pages/5_Lessons.py", title="Lessons", icon=":material/school:", url_path="Lessons"),
         st.Page("pages/9_History.py", title="History", icon=":material/history:", url_path="History"),
     ]

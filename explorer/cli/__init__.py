@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from explorer.cli import bench, compare, fractional, lessons, maps, scf, spin_states, weights
+from explorer.cli import bench, compare, fractional, geometry, lessons, maps, scf, spin_states, weights
 from explorer.cli.common import Command, Parser, add_json_flag
 from explorer.errors import ExplorerError
 
@@ -23,9 +23,12 @@ COMMANDS: tuple[Command, ...] = (
     fractional.FRACTIONAL_SPIN,
     fractional.SCAN,
     spin_states.SPIN_STATES,
+    geometry.OPTIMIZE,
+    geometry.FREQUENCIES,
     maps.DENSITY,
     maps.XC_MAP,
     bench.BENCH,
+    geometry.BENCH_GEOMETRY,
     lessons.CLASS,
     weights.WEIGHTS,
 )

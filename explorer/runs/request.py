@@ -82,3 +82,28 @@ def scf_request(
         warm = "start density " + array_digest(dm0)
     request = canonical_request(molecule, functional.name, kind, grid.as_dict(), warm, occupations)
     return request, request_key(request)
+
+
+#: What a geometry job is: an optimisation, a frequency calculation, or one gradient of a stencil.
+GEOMETRY_JOBS = ("optimize", "frequencies", "gradient")
+#: Bump when the geometry jobs' procedure (optimiser settings, stencil, analysis) changes their numbers.
+GEOMETRY_VERSION = "1"
+
+
+def geometry_request(
+    job: str,
+    molecule: Molecule,
+    functional: Functional | str,
+    *,
+    grid: GridSpec | None = None,
+    options: dict | None = None,
+) -> tuple[dict, str]:
+    """(canonical request, store key) of a geometry ``job`` (one of GEOMETRY_JOBS) started from
+    ``molecule``'s geometry: the SCF request's fields (geometry, charge, 2S, basis, functional, kind,
+    grid, warm start, engine version) plus the job, its ``options`` (JSON-ready: steps, stencil
+    step, reference geometry) and GEOMETRY_VERSION."""
+    if job not in GEOMETRY_JOBS:
+        raise ValueError(f"unknown geometry job {job!r}")
+    request, _ = scf_request(molecule, functional, grid=grid)
+    request = request | {"job": job, "options": options or {}, "geometry_version": GEOMETRY_VERSION}
+    return request, request_key(request)

@@ -41,6 +41,19 @@ _SCHEMA = (
     species TEXT NOT NULL DEFAULT '',
     smiles TEXT NOT NULL DEFAULT ''
 )""",
+    # Results other than single SCF runs (optimisations, frequencies, displaced gradients), kept apart
+    # so that the results table holds SCF Results only (the History view reads it as such).
+    """CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    job TEXT NOT NULL,
+    formula TEXT NOT NULL,
+    functional TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT ''
+)""",
     """CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -183,6 +196,38 @@ class ResultsStore:
                 readable = _readable(entry["name"], entry["formula"], entry["charge"])
                 entry.update(zip(_READABLE, readable, strict=True))
         return entries
+
+    def put_record(self, key: str, request: dict, result: dict, formula: str, name: str = "") -> None:
+        """Stores a result that is not one SCF run (``request["job"]``: "optimize", "frequencies",
+        "gradient"; ``result`` JSON-ready) under ``key``, in the records table."""
+        self._run(
+            "INSERT OR REPLACE INTO records (key, created, job, formula, functional, basis, request, result, "
+            "name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                time.time(),
+                request["job"],
+                formula,
+                request["functional"],
+                request["basis"],
+                json.dumps(request, sort_keys=True),
+                json.dumps(result),
+                name,
+            ),
+        )
+
+    def get_record(self, key: str) -> dict | None:
+        """The record (put_record's ``result``) stored under ``key``, or None."""
+        rows = self._run("SELECT result FROM records WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def list_records(self, job: str | None = None) -> list[dict]:
+        """Stored records, newest first: key, created (Unix time), job, name, formula, functional,
+        basis; only those of ``job`` if given."""
+        names = ("key", "created", "job", "name", "formula", "functional", "basis")
+        where, args = ("WHERE job = ?", (job,)) if job else ("", ())
+        rows = self._run(f"SELECT {', '.join(names)} FROM records {where} ORDER BY created DESC", args)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def request(self, key: str) -> dict | None:
         """The canonical request stored under ``key`` (see canonical_request), or None."""

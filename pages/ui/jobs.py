@@ -163,10 +163,15 @@ def batch_label(batch: dict) -> str:
     return f"Running {shown}" + _expected(batch.get("estimate"))
 
 
-def status_progress(status, on_iteration: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
+def status_progress(
+    status,
+    on_iteration: Callable[[dict], None] | None = None,
+    on_message: Callable[[dict], None] | None = None,
+) -> Callable[[dict], None]:
     """A progress function for follow(): every SCF iteration sets the label of ``status`` (an
     st.status) to "task — stage: iteration n, E = ... Ha" and then goes to ``on_iteration``; every
-    other message (a point's or a job's outcome, waiting for another session) is written into it."""
+    other message (a point's, a step's or a job's outcome, waiting for another session) is written
+    into it and then goes to ``on_message``."""
 
     def progress(event: dict) -> None:
         if "cycle" in event:
@@ -176,10 +181,13 @@ def status_progress(status, on_iteration: Callable[[dict], None] | None = None) 
             if on_iteration is not None:
                 on_iteration(event)
         else:
-            energy = event.get("energy")
-            status.write(
-                f"{event['task']}: {event['stage']}" + ("" if energy is None else f", E = {energy:.8f} Ha")
-            )
+            energy, gradient = event.get("energy"), event.get("max_gradient")
+            text = f"{event['task']}: {event['stage']}" + (f" {event['step']}" if "step" in event else "")
+            text += "" if energy is None else f", E = {energy:.8f} Ha"
+            text += "" if gradient is None else f", max |gradient| {gradient:.1e} Ha/bohr"  # a geometry step
+            status.write(text)
+            if on_message is not None:
+                on_message(event)
 
     return progress
 
@@ -192,6 +200,7 @@ def follow_jobs(
     label: str | None = None,
     expanded: bool = False,
     on_iteration: Callable[[dict], None] | None = None,
+    on_message: Callable[[dict], None] | None = None,
     transient: bool = False,
     slots: tuple[DeltaGenerator, DeltaGenerator] | None = None,
 ):
@@ -211,7 +220,8 @@ def follow_jobs(
     queue_line.caption(queue_text(pending["jobs"], estimate, since))
     with box.status(label or batch_label(pending), expanded=expanded) as status:
         try:
-            follow(pending["jobs"], status_progress(status, on_iteration), queue_line, estimate, since)
+            progress = status_progress(status, on_iteration, on_message)
+            follow(pending["jobs"], progress, queue_line, estimate, since)
             value, failure = collect(pending), None
         except ExplorerError as err:
             value, failure = None, str(err)
@@ -238,6 +248,7 @@ def run_batch(
     start: bool = False,
     expanded: bool = False,
     live: Callable[[dict, DeltaGenerator], None] | None = None,
+    live_messages: bool = False,
 ) -> dict | None:
     """A calculation page's Run block; its session-state keys start with ``prefix``. Returns the
     page's last result (kept under ``{prefix}_last``; None before the first) for the page to draw.
@@ -251,7 +262,8 @@ def run_batch(
     ``{prefix}_cancel`` (follow_jobs, the progress box ``expanded`` or not); once all its jobs are
     done, ``collect(batch)`` reads their results and returns the page's new last result (an
     ExplorerError it raises is shown instead). ``live(event, slot)`` draws each SCF iteration into
-    ``slot``, a placeholder under the progress box, emptied once the new result is kept. Run, Cancel
+    ``slot``, a placeholder under the progress box, emptied once the new result is kept (with
+    ``live_messages``, every other message too, e.g. an optimisation's steps). Run, Cancel
     and the queue line (with the expected time, ESTIMATE_KEY) share one row above them."""
     # Run, Cancel and the queue line in one row: where the user just clicked, whatever grows below.
     run_column, cancel_column, queue_column = st.columns([2, 1, 5], vertical_alignment="center")
@@ -282,6 +294,7 @@ def run_batch(
             collect,
             expanded=expanded,
             on_iteration=None if live is None else (lambda event: live(event, slot)),
+            on_message=(lambda event: live(event, slot)) if live is not None and live_messages else None,
             slots=slots,
         )
     if result is not None:

@@ -214,10 +214,13 @@ def _finish(base: Molecule, charge: int, spin: int, basis: str) -> Molecule:
     return molecule
 
 
-def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> bool:
+def size_guard(
+    molecule: Molecule, functionals: list[str], runs: int = 1, key: str = "size_guard_override"
+) -> bool:
     """Shows the expected cost of ``runs`` SCFs per functional (the points of a curve); above the
-    limits (explorer.settings), says which and asks to go on anyway; above the server's ceiling,
-    refuses. True when allowed to run."""
+    limits (explorer.settings), says which and asks to go on anyway (a checkbox ``key``: a page with
+    two guards gives the second its own); above the server's ceiling, refuses. True when allowed to
+    run."""
     n_basis = _basis_size(molecule)
     seconds = runs * sum(estimated_seconds(len(molecule.atoms), n_basis, f) for f in functionals)
     st.session_state[ESTIMATE_KEY] = seconds
@@ -242,7 +245,7 @@ def size_guard(molecule: Molecule, functionals: list[str], runs: int = 1) -> boo
         st.caption(text)
         return True
     st.warning(f"Large calculation: {text} {problem[0].upper()}{problem[1:]}.")
-    return st.checkbox("Run anyway", key="size_guard_override")
+    return st.checkbox("Run anyway", key=key)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -15,6 +15,7 @@ VIEWS = [
     ("Fractional electrons", "Fractional_electrons", "Fractional electrons"),
     ("Spin states", "Spin_states", "Spin states"),
     ("Densities and XC maps", "Densities", "Densities and XC maps"),
+    ("Geometry and vibrations", "Geometry", "Geometry and vibrations"),
     ("Lessons", "Lessons", "Lessons"),
     ("History", "History", "History"),
 ]
