@@ -12,7 +12,9 @@ Public API (importing it loads neither TensorFlow nor Streamlit)::
 """
 
 from explorer.analyses.compare import compare_functionals, comparison_table
+from explorer.analyses.geometry import frequencies, optimize
 from explorer.chem.molecules import Molecule, from_library, from_smiles, parse_atoms, parse_xyz
+from explorer.engine.gradients import scf_gradient
 from explorer.engine.grids import GridSpec, build_grids
 from explorer.engine.scf import Result, evaluate_xc, run_scf
 from explorer.errors import ConvergenceError, ExplorerError, InputError, WeightsError
@@ -37,10 +39,13 @@ __all__ = [
     "comparison_table",
     "evaluate_xc",
     "from_library",
+    "frequencies",
     "from_smiles",
+    "optimize",
     "parse_atoms",
     "parse_xyz",
     "resolve",
     "run_scf",
     "run_scf_stored",
+    "scf_gradient",
 ]

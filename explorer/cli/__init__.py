@@ -29,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     maps.XC_MAP,
     bench.BENCH,
     geometry.BENCH_GEOMETRY,
+    geometry.BENCH_GRADIENTS,
     lessons.CLASS,
     weights.WEIGHTS,
 )

@@ -348,3 +348,38 @@ BENCH_GEOMETRY = common.Command(
     print_bench,
     bench_status,
 )
+
+
+def _gradient_check_arguments(p) -> None:
+    p.add_argument("--networks", default="DM21,DM21m,DM21mc,DM21mu", help="comma-separated DM21 networks")
+    p.add_argument("--basis", default="6-31g", help="basis set (default 6-31g)")
+
+
+def run_gradient_check(args) -> dict:
+    from explorer.analyses import bench
+    from explorer.functionals import resolve
+
+    networks = [resolve(n).name for n in args.networks.split(",") if n.strip()]
+    if not networks or not all(resolve(n).is_dm21 for n in networks):
+        raise InputError("--networks takes DM21, DM21m, DM21mc and DM21mu")
+    return bench.gradient_check(networks, args.basis, common.progress_line)
+
+
+def print_gradient_check(out: dict) -> None:
+    print(f"Analytic gradient - central difference (h = {out['step_bohr']} bohr), {out['basis']}, Ha/bohr")
+    header = f"  {'network':<8}{'molecule':<15}{'kind':<5}{'largest':>10}{'sum F':>10}{'sum torque':>12}"
+    print(header + f"{'s':>6}")
+    for r in out["rows"]:
+        print(
+            f"  {r['network']:<8}{r['molecule']:<15}{r['kind']:<5}{r['largest']:>10.1e}"
+            f"{r['force_sum']:>10.1e}{r['torque_sum']:>12.1e}{r['seconds']:>6.0f}"
+        )
+
+
+BENCH_GRADIENTS = common.Command(
+    "bench-gradients",
+    "DM21 analytic gradients against finite differences, all four networks",
+    _gradient_check_arguments,
+    run_gradient_check,
+    print_gradient_check,
+)

@@ -88,3 +88,9 @@ def test_bad_input_is_one_line(command, extra, word):
 def test_single_atom_is_refused():
     out = run_cli("optimize", "--atoms", "Ne 0 0 0", "--basis", "sto-3g", "--functional", "B3LYP")
     assert out.returncode == 2 and "two atoms" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_gradient_check_takes_dm21_networks_only():
+    out = run_cli("bench-gradients", "--networks", "DM21,B3LYP")
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--networks" in out.stderr and out.stderr.count("\n") == 1
