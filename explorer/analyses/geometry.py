@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, fields
 from types import SimpleNamespace
 
 import numpy as np
+from pyscf.lib import param
 
 from explorer import functionals
 from explorer.chem import molecules as chem
@@ -75,7 +76,7 @@ BENCH_MOLECULES = (
     "formaldehyde",
 )
 
-_BOHR = 0.52917721092  # Angstrom per bohr, PySCF's value (pyscf.lib.param.BOHR)
+_BOHR = param.BOHR  # Angstrom per bohr
 
 
 # --- results ------------------------------------------------------------------------------------
