@@ -181,6 +181,7 @@ def solve_scf(
     # Loading the network is a one-off per process, timed apart from the SCF.
     load_seconds = network.ensure_loaded(functional.name, exact=exact) if functional.is_dm21 else 0.0
     t_start = time.perf_counter()
+    given_grids = grids
     if grids is None:
         grids = build_grids(mol, grid)
     history: list[dict] = []
@@ -211,7 +212,9 @@ def solve_scf(
         # slower level-shift steps (which rarely rescue these cases).
         steps = _converge(mf, dm0, conv_tol, record, CONVERGENCE_LADDER[:1])
         if _lost_state(mf, dm0):
-            retry = _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record)
+            retry = _symmetry_adapted_rks(
+                molecule, functional, grid, given_grids, warm_start, conv_tol, exact, record
+            )
             if retry is not None and retry[0].converged:
                 mf, steps = retry[0], steps + [retry[1]]
             elif not mf.converged:
@@ -241,18 +244,21 @@ def _lost_state(mf, dm0) -> bool:
     return float(np.einsum("ij,ji->", mf.make_rdm1() @ s, dm0 @ s)) / (4 * n_occ) < SAME_STATE_OVERLAP
 
 
-def _symmetry_adapted_rks(molecule, functional, grid, warm_start, conv_tol, exact, record):
+def _symmetry_adapted_rks(molecule, functional, grid, grids, warm_start, conv_tol, exact, record):
     """DM21 RKS with the orbital occupations per irreducible representation fixed to those of the
     warm-start functional's ground state (the cure of the official repository's issue #316: stretched
     H2 otherwise swings between sigma_g^2 and sigma_u^2). Returns (mf, step label), or None when the
     molecule has no symmetry or PySCF's symmetry frame is not a pure translation of the input (a
-    rotated frame would rotate the grid's angular points and the density matrix)."""
+    rotated frame would rotate the grid's angular points and the density matrix). Runs on ``grids``
+    if given (PySCF keeps the input coordinates; a gradient's moved grid stays the one used), else
+    on the reference grid of ``grid``."""
     mol = molecule.to_pyscf()
     mol.symmetry = True
     mol.build()
     if mol.groupname == "C1" or not np.allclose(mol._symm_axes, np.eye(3)):
         return None
-    grids = build_grids(mol, grid)
+    if grids is None:
+        grids = build_grids(mol, grid)
     warm = make_ks(mol, warm_start or "B3LYP", "RKS", grids)
     warm.conv_tol = conv_tol
     warm.kernel()
