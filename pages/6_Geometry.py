@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import ExplorerError, GridSpec
 from explorer.analyses.geometry import (
+    EXPERIMENTAL_HARMONIC_CM1,
     MAX_GRADIENT,
     compare_to_experiment,
     frequencies_result,
@@ -357,14 +358,23 @@ if vibrations_last is not None:
                     f"{len(v.imaginary)} imaginary {modes} ({listed} cm⁻¹): this geometry is not a minimum.",
                     icon=":material/warning:",
                 )
-        # One row per mode: each functional's wavenumber and IR intensity.
+        # Experiment's harmonic wavenumbers where the library molecule has them (same atoms and bonds).
+        known = _experiment_entry(last["molecule"], converged)
+        harmonic = EXPERIMENTAL_HARMONIC_CM1.get(known[0]) if known else None
+        if harmonic and any(len(v.frequencies_cm1) != len(harmonic[0]) for v in vibrations.values()):
+            harmonic = None
+        # One row per mode: each functional's wavenumber and IR intensity (and its error).
         n_modes = max(len(v.frequencies_cm1) for v in vibrations.values())
         mode_rows = []
         for k in range(n_modes):
             row = {"mode": k + 1}
+            if harmonic:
+                row["experiment (cm⁻¹)"] = harmonic[0][k]
             for f, v in vibrations.items():
                 inside = k < len(v.frequencies_cm1)
                 row[f"{f} (cm⁻¹)"] = v.frequencies_cm1[k] if inside else None
+                if harmonic:
+                    row[f"{f} − exp. (cm⁻¹)"] = v.frequencies_cm1[k] - harmonic[0][k]
                 row[f"{f} IR (km/mol)"] = v.ir_intensities[k] if inside else None
                 row[f"{f} imaginary"] = inside and v.frequencies_cm1[k] < 0
             mode_rows.append(row)
@@ -380,7 +390,20 @@ if vibrations_last is not None:
             f: {"frequencies_cm1": v.frequencies_cm1, "ir_intensities": v.ir_intensities}
             for f, v in vibrations.items()
         }
-        figure = ir_stick_figure(spectra)
+        if harmonic:
+            mad = {
+                f: sum(abs(v.frequencies_cm1[k] - e) for k, e in enumerate(harmonic[0])) / len(harmonic[0])
+                for f, v in vibrations.items()
+            }
+            st.caption(
+                "Experiment: "
+                + harmonic[1]
+                + ". Mean absolute deviation: "
+                + ", ".join(f"{f} {m:.1f} cm⁻¹" for f, m in mad.items())
+                + "."
+            )
+        reference = {"label": "experiment (harmonic)", "frequencies_cm1": harmonic[0]} if harmonic else None
+        figure = ir_stick_figure(spectra, reference=reference)
         st.plotly_chart(figure, key="geo_ir")
         exported.append({"heading": "IR stick spectrum", "figure": figure})
         residual = {f: _rigid_motion_residual(v) for f, v in vibrations.items()}

@@ -12,6 +12,7 @@ from pyscf import dft
 from pyscf.hessian import thermo
 from streamlit.testing.v1 import AppTest
 
+from explorer.analyses.geometry import EXPERIMENTAL_HARMONIC_CM1
 from explorer.chem.molecules import Molecule, library_entry
 from explorer.present.plots import FUNCTIONAL_COLORS
 
@@ -90,7 +91,16 @@ def test_water_optimised_side_by_side_then_frequencies_and_a_mode():
     # The IR sticks: one line trace per functional in its colour, at the table's wavenumbers.
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     (figure,) = [f for f in figures if "wavenumber" in f["layout"]["xaxis"].get("title", {}).get("text", "")]
-    sticks = [t for t in figure["data"] if t["mode"] == "lines"]
+    sticks = [t for t in figure["data"] if t["mode"] == "lines" and t.get("legendgroup") != "reference"]
+    # Water is in the library with experiment's harmonic wavenumbers: grey dashed lines there, and each
+    # functional's deviation in the table.
+    experiment = list(EXPERIMENTAL_HARMONIC_CM1["water"][0])
+    reference = [t["x"][0] for t in figure["data"] if t.get("legendgroup") == "reference"]
+    assert reference == pytest.approx(experiment)
+    assert list(modes["experiment (cm⁻¹)"]) == pytest.approx(experiment)
+    assert list(modes["PBE − exp. (cm⁻¹)"]) == pytest.approx(
+        [v - e for v, e in zip(modes["PBE (cm⁻¹)"], experiment, strict=True)]
+    )
     assert [(t["name"], t["line"]["color"]) for t in sticks] == [
         (f, FUNCTIONAL_COLORS[f]) for f in ("B3LYP", "PBE")
     ]
