@@ -39,7 +39,7 @@ from explorer import functionals
 from explorer.chem import molecules as chem
 from explorer.chem.molecules import Molecule
 from explorer.chem.units import from_hartree
-from explorer.engine.gradients import scf_gradient
+from explorer.engine.gradients import displaced, scf_gradient
 from explorer.engine.grids import GridSpec
 from explorer.errors import ConvergenceError, InputError
 from explorer.functionals import Functional
@@ -348,15 +348,12 @@ IR_KM_PER_MOL = _ir_factor()
 def stencil(molecule: Molecule, step: float = FREQUENCY_STEP) -> list[Molecule]:
     """The 6N displaced geometries of the central-difference stencil, in the order atom, axis (x, y,
     z), sign (+, -); ``step`` in bohr."""
-    coords = np.array([xyz for _, xyz in molecule.atoms], dtype=float)
-    out = []
-    for atom in range(len(coords)):
-        for axis in range(3):
-            for sign in (1.0, -1.0):
-                moved = coords.copy()
-                moved[atom, axis] += sign * step * _BOHR
-                out.append(_with_coordinates(molecule, moved))
-    return out
+    return [
+        displaced(molecule, atom, axis, sign * step)
+        for atom in range(len(molecule.atoms))
+        for axis in range(3)
+        for sign in (1.0, -1.0)
+    ]
 
 
 def _stencil_label(molecule: Molecule, index: int) -> str:

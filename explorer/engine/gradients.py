@@ -97,7 +97,7 @@ class GridFrame:
 
     def __init__(self, mol, grids, spec: GridSpec):
         self.spec = spec
-        self._template = _atom_grid_template(mol, spec)
+        self._template = _AtomGridTemplate(mol, spec)
         atom_coords = mol.atom_coords()
         self._orientation = _Orientation(atom_coords)
         owner = np.asarray(grids.atm_idx)
@@ -201,10 +201,6 @@ class _AtomGridTemplate:
         with _grid_spec_context(self.spec):
             for _, _, w1 in rks_grad.grids_response_cc(grids):
                 yield w1
-
-
-def _atom_grid_template(mol, spec: GridSpec) -> _AtomGridTemplate:
-    return _AtomGridTemplate(mol, spec)
 
 
 def _axis_rotation(axis: int, angle: float) -> np.ndarray:
