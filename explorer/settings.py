@@ -18,6 +18,11 @@ DM21_EXPLORER_JOB_SECONDS  900                     wall-time limit (s) of one SC
 DM21_EXPLORER_DB_TIMEOUT   30                      seconds to wait for a locked results database
 DM21_EXPLORER_SCHEDULER    (unset: local cluster)  address of a Dask scheduler, tcp://host:8786
 DM21_EXPLORER_WORKERS      (sized to the machine)  workers of the in-process local cluster
+DM21_EXPLORER_SHARED_STORE (unset)                 1: with a remote scheduler, tasks reach the results
+                                                   database through one store process (a Dask actor on
+                                                   a worker of the database's machine) instead of
+                                                   opening the file themselves
+DM21_EXPLORER_STORE_WORKER (a worker on this host) address of the worker that runs the store process
 DM21_EXPLORER_MEMORY_MB    4000                    the engine's memory budget (MB)
 DM21_EXPLORER_CLASS_MODE   (unset)                 1: the app's History is read-only (no Delete)
 DM21_EXPLORER_DB           (user data folder)      the results database file
@@ -44,6 +49,8 @@ JOB_SECONDS_ENV = "DM21_EXPLORER_JOB_SECONDS"
 DB_TIMEOUT_ENV = "DM21_EXPLORER_DB_TIMEOUT"
 SCHEDULER_ENV = "DM21_EXPLORER_SCHEDULER"
 WORKERS_ENV = "DM21_EXPLORER_WORKERS"
+SHARED_STORE_ENV = "DM21_EXPLORER_SHARED_STORE"
+STORE_WORKER_ENV = "DM21_EXPLORER_STORE_WORKER"
 CLASS_MODE_ENV = "DM21_EXPLORER_CLASS_MODE"
 MEMORY_ENV = "DM21_EXPLORER_MEMORY_MB"
 DB_ENV = "DM21_EXPLORER_DB"
@@ -170,13 +177,33 @@ def weights_url() -> str | None:
     return os.environ.get(WEIGHTS_URL_ENV, "").strip() or None
 
 
+def _switch(env: str) -> bool:
+    text = os.environ.get(env, "").strip().lower()
+    if text not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise InputError(f"{env} must be 1 or 0, got {text!r}")
+    return text in ("1", "true", "yes")
+
+
 def class_mode() -> bool:
     """Whether the app serves a class ($DM21_EXPLORER_CLASS_MODE=1): stored results are read-only
     there (students cannot delete each other's; the teacher runs an instance without it)."""
-    text = os.environ.get(CLASS_MODE_ENV, "").strip().lower()
-    if text not in ("", "0", "1", "false", "true", "no", "yes"):
-        raise InputError(f"{CLASS_MODE_ENV} must be 1 or 0, got {text!r}")
-    return text in ("1", "true", "yes")
+    return _switch(CLASS_MODE_ENV)
+
+
+def shared_store() -> bool:
+    """Whether tasks on a remote scheduler reach the results store through one store process
+    ($DM21_EXPLORER_SHARED_STORE=1, explorer.runs.store_service) instead of opening the database
+    file on their own machine (unset or 0; the in-process local cluster always opens it directly)."""
+    return _switch(SHARED_STORE_ENV)
+
+
+def store_worker() -> str | None:
+    """The address of the worker that runs the store process ($DM21_EXPLORER_STORE_WORKER, e.g.
+    tls://10.0.0.5:40123), or None: a worker on this machine is chosen."""
+    text = os.environ.get(STORE_WORKER_ENV, "").strip()
+    if text and "://" not in text:
+        raise InputError(f"{STORE_WORKER_ENV} must be a worker address like tcp://host:port, got {text!r}")
+    return text or None
 
 
 def worker_settings() -> dict[str, str]:

@@ -238,7 +238,6 @@ class ResultsStore:
         """Removes the result stored under ``key`` (nothing if absent)."""
         self._run("DELETE FROM results WHERE key = ?", (key,))
 
-    @contextmanager
     def exclusive(
         self,
         key: str,
@@ -246,61 +245,27 @@ class ResultsStore:
         poll: float = 0.25,
         check: Callable[[], None] | None = None,
         heartbeat: float = HEARTBEAT_SECONDS,
-    ) -> Iterator:
-        """Holds the claim on ``key`` for the duration of the block, so that of several sessions
-        or processes asking for the same new calculation, one computes and the others wait.
-
-        The claim is a lease renewed every ``heartbeat`` seconds by a thread while the block runs.
-        Waits while a live holder has it (renewed within LEASE_SECONDS and, on this host, its process
-        still there); ``on_wait`` is called once with the holder's row when waiting starts, ``check``
-        at every poll (it raises to stop waiting: a cancelled or timed-out job). Abandoned claims are
-        taken over.
-        """
-        owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        waiting = False
-        while not self._try_claim(key, owner):
-            holder = self._holder(key)
-            if holder is None:
-                continue  # released between our two queries
-            if not _claim_alive(holder):
-                self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, holder["owner"]))
-                continue
-            if on_wait is not None and not waiting:
-                on_wait(holder)
-            waiting = True
-            if check is not None:
-                check()
-            time.sleep(poll)
-        stop = threading.Event()
-        renewer = threading.Thread(
-            target=self._renew, args=(key, owner, heartbeat, stop), name="dm21-claim-lease", daemon=True
+        lease: float = LEASE_SECONDS,
+    ):
+        """Holds the claim on ``key`` for the duration of the block (a context manager), so that of
+        several sessions or processes asking for the same new calculation, one computes and the
+        others wait; see hold_claim (the protocol, shared with explorer.runs.store_service)."""
+        return hold_claim(
+            self, key, on_wait=on_wait, poll=poll, check=check, heartbeat=heartbeat, lease=lease
         )
-        renewer.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            renewer.join()
-            self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
 
-    def _renew(self, key: str, owner: str, every: float, stop: threading.Event) -> None:
-        """Renews the claim's lease every ``every`` seconds until ``stop`` is set."""
-        while not stop.wait(every):
-            try:
-                self._run(
-                    "UPDATE claims SET heartbeat = ? WHERE key = ? AND owner = ?", (time.time(), key, owner)
-                )
-            except ExplorerError:
-                pass  # the database stayed busy past its timeout: the next beat tries again
+    # Claim primitives (hold_claim's protocol; the store service forwards them to remote workers).
 
-    def _try_claim(self, key: str, owner: str) -> bool:
+    def try_claim(self, key: str, owner: str, host: str | None = None, pid: int | None = None) -> bool:
+        """Takes the claim on ``key`` for ``owner`` (a process ``pid`` on ``host``, this one's by
+        default) if nobody holds it; True if taken."""
         try:
             with self._connect() as db:
                 now = time.time()
                 db.execute(
                     "INSERT INTO claims (key, owner, host, pid, started, heartbeat) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, owner, socket.gethostname(), os.getpid(), now, now),
+                    (key, owner, host or socket.gethostname(), os.getpid() if pid is None else pid, now, now),
                 )
             return True
         except sqlite3.IntegrityError:
@@ -308,10 +273,77 @@ class ResultsStore:
         except sqlite3.DatabaseError as err:
             raise _database_error(self.path, err) from None
 
-    def _holder(self, key: str) -> dict | None:
+    def renew(self, key: str, owner: str) -> None:
+        """Renews the lease of ``owner``'s claim on ``key`` (nothing if it does not hold it)."""
+        self._run("UPDATE claims SET heartbeat = ? WHERE key = ? AND owner = ?", (time.time(), key, owner))
+
+    def release(self, key: str, owner: str) -> None:
+        """Drops ``owner``'s claim on ``key`` (nothing if it does not hold it)."""
+        self._run("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def holder(self, key: str) -> dict | None:
+        """The claim on ``key``: owner, host, pid, started and heartbeat (Unix times of this
+        machine's clock), or None if nobody holds it."""
         names = ("owner", "host", "pid", "started", "heartbeat")
         rows = self._run(f"SELECT {', '.join(names)} FROM claims WHERE key = ?", (key,))
         return dict(zip(names, rows[0], strict=True)) if rows else None
+
+
+@contextmanager
+def hold_claim(
+    claims,
+    key: str,
+    *,
+    on_wait: Callable[[dict], None] | None = None,
+    poll: float = 0.25,
+    check: Callable[[], None] | None = None,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    lease: float = LEASE_SECONDS,
+) -> Iterator:
+    """Holds the claim on ``key`` through ``claims`` (an object with try_claim, renew, release and
+    holder: a ResultsStore, or explorer.runs.store_service.RemoteStore) for the duration of the block.
+
+    The claim is a lease renewed every ``heartbeat`` seconds by a thread while the block runs. Waits
+    while a live holder has it (renewed within ``lease`` seconds and, on this host, its process still
+    there); ``on_wait`` is called once with the holder's row when waiting starts, ``check`` at every
+    poll (it raises to stop waiting: a cancelled or timed-out job). Abandoned claims are taken over.
+    The claim is released when the block ends, however it ends.
+    """
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    waiting = False
+    while not claims.try_claim(key, owner, socket.gethostname(), os.getpid()):
+        holder = claims.holder(key)
+        if holder is None:
+            continue  # released between our two queries
+        if not _claim_alive(holder, lease):
+            claims.release(key, holder["owner"])
+            continue
+        if on_wait is not None and not waiting:
+            on_wait(holder)
+        waiting = True
+        if check is not None:
+            check()
+        time.sleep(poll)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew, args=(claims, key, owner, heartbeat, stop), name="dm21-claim-lease", daemon=True
+    )
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        claims.release(key, owner)
+
+
+def _renew(claims, key: str, owner: str, every: float, stop: threading.Event) -> None:
+    """Renews the claim's lease every ``every`` seconds until ``stop`` is set."""
+    while not stop.wait(every):
+        try:
+            claims.renew(key, owner)
+        except ExplorerError:
+            pass  # the database stayed busy past its timeout (or the store did not answer): beat again
 
 
 #: Readable columns of a result (explorer.chem.names.describe), derived from its name, formula and charge.
@@ -348,10 +380,10 @@ def _database_error(path: Path, err: Exception) -> ExplorerError:
     return ExplorerError(f"results database {path} cannot be used: {err}")
 
 
-def _claim_alive(holder: dict) -> bool:
+def _claim_alive(holder: dict, lease: float = LEASE_SECONDS) -> bool:
     """Whether the process holding a claim may still be computing: its lease was renewed within
-    LEASE_SECONDS and, on this host, a process with its PID exists (gone: dead at once)."""
-    if time.time() - holder["heartbeat"] > LEASE_SECONDS:
+    ``lease`` seconds and, on this host, a process with its PID exists (gone: dead at once)."""
+    if time.time() - holder["heartbeat"] > lease:
         return False
     if holder["host"] == socket.gethostname():
         try:

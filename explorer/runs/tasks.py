@@ -4,7 +4,10 @@ By default an in-process ``distributed.LocalCluster`` is started on first use (w
 sized to the machine, each loading the DM21 networks once, since explorer.engine.network caches them per
 process) and closed at exit; with ``$DM21_EXPLORER_SCHEDULER`` set (``tcp://host:8786``) the same
 calls run on that scheduler's cluster instead. Workers there must have this package and the
-checkpoints installed, and the results database (``$DM21_EXPLORER_DB``) on a shared path.
+checkpoints installed; they reach the results database (``$DM21_EXPLORER_DB``) either by opening
+the same path themselves (the default: workers on this machine) or, with
+``$DM21_EXPLORER_SHARED_STORE=1``, through one store process on a worker of this machine
+(explorer.runs.store_service), for workers on other machines.
 
 Identical requests are computed once: a task's Dask key is derived from the results store's request
 key, so concurrent identical requests share one task, and the store's claims (explorer.runs.store) keep
@@ -36,6 +39,7 @@ from explorer.engine import interrupt
 from explorer.engine.grids import GridSpec
 from explorer.errors import ExplorerError
 from explorer.functionals import Functional
+from explorer.runs import store_service
 from explorer.runs.cached import OUTCOMES, run_scf_reporting
 from explorer.runs.request import array_digest, scf_request
 from explorer.runs.store import ResultsStore, default_path
@@ -155,6 +159,7 @@ def shutdown() -> None:
     with _lock:
         closing, _client, _cluster = (_client, _cluster), None, None
         _holders.clear()
+        store_service.forget()
     # Closed outside the lock: the client's event loop may be waiting for it (_dispatch).
     for thing in closing:
         if thing is not None:
@@ -205,6 +210,23 @@ def _db_path() -> str:
     return str(default_path())
 
 
+def _store_for_tasks(c) -> str | store_service.RemoteStore:
+    """What this process's tasks are given to reach the results store (see _task_store): the
+    database path, or with $DM21_EXPLORER_SHARED_STORE=1 on a remote scheduler the RemoteStore of the
+    store process (started on first use; a one-line ExplorerError if it cannot be). The in-process
+    local cluster always gets the path: its workers share this machine's disk, and a direct SQLite
+    call is cheaper than a round trip to an actor."""
+    if settings.shared_store() and settings.scheduler_address():
+        return store_service.remote_store(c, _db_path())
+    return _db_path()
+
+
+def _task_store(where: str | store_service.RemoteStore) -> ResultsStore | store_service.RemoteStore:
+    """Runs on a worker: the store a task uses, the one place this is decided: the database file
+    at the path ``where`` opened here, or the store process's RemoteStore."""
+    return ResultsStore(where) if isinstance(where, str) else where
+
+
 class _Reporter:
     """Runs on a worker: a progress function that sends each message back to the client, then stops
     the job (raising from inside the SCF's iteration callback, a wait for another session's claim, or
@@ -236,15 +258,14 @@ class _Reporter:
             raise JobCancelled("the calculation was cancelled")
 
 
-def _scf_task(molecule, functional, options, db_path, key, seconds):
-    """Runs on a worker: run_scf_stored through the shared database, reporting every iteration and
-    stopping at the next one on cancellation or after ``seconds``. Returns (Result, cached, run id)."""
+def _scf_task(molecule, functional, options, where, key, seconds):
+    """Runs on a worker: run_scf_stored through the results store (``where``: see _task_store),
+    reporting every iteration and stopping at the next one on cancellation or after ``seconds``.
+    Returns (Result, cached, run id)."""
     # The client labels each message with its job's name: the task name here is only the key.
     reporter = _Reporter(key, seconds)
     with interrupt.checking(reporter.check):  # also inside an iteration (explorer.engine.interrupt)
-        result, cached = run_scf_reporting(
-            molecule, functional, ResultsStore(db_path), key, reporter, **options
-        )
+        result, cached = run_scf_reporting(molecule, functional, _task_store(where), key, reporter, **options)
     return result, cached, uuid.uuid4().hex
 
 
@@ -260,18 +281,19 @@ def submit_scf(molecule: Molecule, functional: Functional | str, label: str = ""
     functional = functionals.resolve(functional)
     key = scf_key(molecule, functional, **options)
     c = client()
+    where = _store_for_tasks(c)
     future = c.submit(
-        _scf_task, molecule, functional, options, _db_path(), key, settings.job_seconds(), key=key, pure=False
+        _scf_task, molecule, functional, options, where, key, settings.job_seconds(), key=key, pure=False
     )
     return _register(Job(key, label or functional.name, future))
 
 
-def _call_task(function, kwargs, db_path, key, seconds):
-    """Runs on a worker: ``function(store=ResultsStore(db_path), progress=..., **kwargs)``, stopped
-    at its next SCF iteration on cancellation or after ``seconds``."""
+def _call_task(function, kwargs, where, key, seconds):
+    """Runs on a worker: ``function(store=the results store, progress=..., **kwargs)`` (``where``:
+    see _task_store), stopped at its next SCF iteration on cancellation or after ``seconds``."""
     reporter = _Reporter(key, seconds)
     with interrupt.checking(reporter.check):  # also inside an iteration (explorer.engine.interrupt)
-        return function(store=ResultsStore(db_path), progress=reporter, **kwargs)
+        return function(store=_task_store(where), progress=reporter, **kwargs)
 
 
 def fan_out(function: Callable, calls: list[dict], labels: list[str] | None = None) -> list[Job]:
@@ -279,12 +301,13 @@ def fan_out(function: Callable, calls: list[dict], labels: list[str] | None = No
     independent task (a scan or fractional curve per functional, a spin state). ``function`` must be
     importable on the workers (a module-level function of this package). Identical calls share a task."""
     c = client()
+    where = _store_for_tasks(c)
     jobs = []
     for i, kwargs in enumerate(calls):
         name = f"{function.__module__}.{function.__qualname__}"
         key = _key(f"call-{function.__name__}", [name, kwargs])
         future = c.submit(
-            _call_task, function, kwargs, _db_path(), key, settings.job_seconds(), key=key, pure=False
+            _call_task, function, kwargs, where, key, settings.job_seconds(), key=key, pure=False
         )
         jobs.append(_register(Job(key, labels[i] if labels else name, future)))
     return jobs

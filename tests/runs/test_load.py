@@ -273,7 +273,7 @@ def test_a_worker_killed_mid_scf_fails_clearly_and_a_retry_stores_once(two_worke
     with pytest.raises(tasks.ExplorerError, match="died") as info:
         tasks.result(job, timeout=120)
     assert "\n" not in str(info.value)
-    holder = store._holder(key)
+    holder = store.holder(key)
     assert holder is not None and not store_module._claim_alive(holder)  # dead: free to take over
     assert time.monotonic() - killed_at < 60
     _wait_until(lambda: len(cluster.scheduler_info()["workers"]) == 2, 120, "the worker restarted")

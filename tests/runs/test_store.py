@@ -326,10 +326,10 @@ def test_a_live_claim_is_renewed_and_waiting_for_it_can_be_stopped(tmp_path):
 
     threading.Thread(target=holder, daemon=True).start()
     assert holding.wait(10)
-    first = store._holder("k")["heartbeat"]
+    first = store.holder("k")["heartbeat"]
     time.sleep(0.3)
-    assert store._holder("k")["heartbeat"] > first  # renewed while held
-    assert store_module._claim_alive(store._holder("k"))
+    assert store.holder("k")["heartbeat"] > first  # renewed while held
+    assert store_module._claim_alive(store.holder("k"))
 
     class Stop(Exception):
         pass
