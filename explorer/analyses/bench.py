@@ -40,21 +40,52 @@ class Case:
         return from_smiles(self.smiles, basis=self.basis)
 
 
-#: The issue's cases. The last one (estradiol, 20 heavy atoms, 400 basis functions, 412,400 grid
-#: points) needs 3.3e10 exchange integrals per omega (265 GB packed, so recomputed every iteration):
-#: hours on 2 cores, so run it deliberately.
+#: The issue's cases (15): drug-sized molecules in def2-SVP. Estradiol (20 heavy atoms, 400 basis
+#: functions, 412,400 grid points) needs 3.3e10 exchange integrals per omega and pass (265 GB packed,
+#: so evaluated directly at every iteration): long on 2 cores, so run it deliberately.
 CASES = {
     "water": Case("water", "cc-pvdz", library="water", note="H2O, 24 basis functions"),
     "benzene": Case("benzene", "cc-pvdz", library="benzene", note="C6H6, 114 basis functions"),
+    "caffeine": Case(
+        "caffeine", "def2-svp", smiles="CN1C=NC2=C1C(=O)N(C(=O)N2C)C", note="C8H10N4O2, 14 heavy atoms"
+    ),
+    "aspirin": Case("aspirin", "def2-svp", smiles="CC(=O)OC1=CC=CC=C1C(=O)O", note="C9H8O4, 13 heavy atoms"),
     "estradiol": Case(
         "estradiol",
         "def2-svp",
         smiles="C[C@]12CC[C@H]3[C@@H](CCc4cc(O)ccc34)[C@@H]1CC[C@@H]2O",
-        note="C18H24O2, 20 heavy atoms (hours)",
+        note="C18H24O2, 20 heavy atoms (long)",
     ),
 }
 #: Small systems for a time-against-basis-size curve (water in growing bases).
 SCALING = [Case(f"water/{b}", b, library="water") for b in ("sto-3g", "6-31g", "cc-pvdz", "aug-cc-pvdz")]
+#: A size series for the scaling exponent: linear alkanes in 6-31G* (C2 to C16).
+ALKANES = [
+    Case(f"C{n}H{2 * n + 2}", "6-31g*", smiles="C" * n, note=f"n-alkane, {n} carbons")
+    for n in (2, 4, 8, 12, 16)
+]
+
+
+def fitted_exponent(sizes, seconds) -> float:
+    """The exponent p of seconds ~ c * size^p, fitted by least squares to the logarithms (the slope of
+    log t against log size); needs two or more distinct sizes."""
+    import numpy as np
+
+    x, y = np.log(np.asarray(sizes, dtype=float)), np.log(np.asarray(seconds, dtype=float))
+    if len(set(x.tolist())) < 2:
+        raise InputError("a scaling exponent needs at least two different sizes")
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def series_exponents(rows: list[dict]) -> dict:
+    """Fitted exponents of SCF time against the number of basis functions for DM21 and B3LYP over the
+    rows of one series (run_case rows)."""
+    sizes = [r["n_basis"] for r in rows]
+    return {
+        "size": "basis functions",
+        "dm21": fitted_exponent(sizes, [r["dm21"]["scf_seconds"] for r in rows]),
+        "b3lyp": fitted_exponent(sizes, [r["b3lyp"]["scf_seconds"] for r in rows]),
+    }
 
 
 def _rss_bytes() -> int:
@@ -169,8 +200,10 @@ def run(
     scaling: bool = False,
     progress=None,
     repeat: int = 1,
+    alkanes: int = 0,
 ) -> dict:
-    """Runs the named cases of CASES (and the basis-size series if ``scaling``), ``repeat`` times each."""
+    """Runs the named cases of CASES (and the basis-size series if ``scaling``, the first ``alkanes``
+    members of ALKANES with the fitted exponents if that is two or more), ``repeat`` times each."""
     if repeat < 1:
         raise InputError(f"--repeat must be at least 1, got {repeat}")
     unknown = [n for n in names if n not in CASES]
@@ -179,9 +212,12 @@ def run(
     t0 = time.perf_counter()
     cases = [run_case(CASES[n], functional, exact, progress, repeat) for n in names]
     series = [run_case(c, functional, False, progress, repeat) for c in SCALING] if scaling else []
+    chain = [run_case(c, functional, False, progress, repeat) for c in ALKANES[:alkanes]]
     return {
         "cases": cases,
         "scaling": series,
+        "alkanes": chain,
+        "alkane_exponents": series_exponents(chain) if len(chain) >= 2 else None,
         "wall_seconds": time.perf_counter() - t0,
         "blas": blas_kernels(),
     }

@@ -32,10 +32,10 @@ BLOCK_INTEGRAL_BYTES = 256e6
 #: Largest block of grid points (small molecules): a few network batches per thread.
 MAX_POINTS_PER_BLOCK = 16384
 #: Share of the budget left for everything but the kept exchange integrals (one block's work
-#: arrays, integrals read back from the spill file or waiting to be written to it, the network's
-#: activations, PySCF's own arrays, the interpreter and TensorFlow). Benzene/cc-pVDZ peaked at
-#: 3975 of 4000 MB with 1700, 3723 MB with 1800.
-WORKING_MEMORY_MB = 1800
+#: arrays, the network's activations, PySCF's own arrays, the interpreter). Measured peaks beyond the
+#: kept integrals: benzene/cc-pVDZ 240-390 MB. (1800 while blocks beyond the budget went to a spill
+#: file, whose buffers took the rest.)
+WORKING_MEMORY_MB = 1000
 
 
 class DM21NumInt(numint.NumInt):
@@ -47,16 +47,22 @@ class DM21NumInt(numint.NumInt):
 
     def __init__(self, functional: str = "DM21", memory_mb: float | None = None, exact: bool = False):
         """``memory_mb`` is the budget (default: memory_budget_mb()); exchange integrals beyond
-        what it leaves go to a temporary file. ``exact`` evaluates as the reference implementation
-        does: the checkpoint's graph with automatic differentiation, and float64 exchange
-        integrals recomputed at every call (slow; for benchmarks and tests of the fast path)."""
+        what it leaves are evaluated directly at each pass, never stored. ``exact`` evaluates as
+        the reference implementation does: the checkpoint's graph with automatic differentiation, and
+        float64 exchange integrals recomputed at every call (slow; for benchmarks and tests of the
+        fast path)."""
         super().__init__()
         self.functional = functionals.dm21(functional).name
         self.network = network.load_network(self.functional)
         self.exact = exact
         budget = settings.memory_budget_mb() if memory_mb is None else memory_mb
         kept = 0 if exact else max(0.0, budget - WORKING_MEMORY_MB)
-        self.integral_cache = features.ExchangeIntegralCache(int(kept * 1e6), spill=not exact)
+        self.integral_cache = features.ExchangeIntegralCache(int(kept * 1e6))
+
+    def reserve(self, nbytes: int) -> None:
+        """Leaves ``nbytes`` of the memory budget to other arrays (PySCF's in-core two-electron
+        integrals): fewer blocks of exchange integrals are kept. Before the first evaluation."""
+        self.integral_cache.max_bytes = max(0, self.integral_cache.max_bytes - nbytes)
 
     def _xc_type(self, *args, **kwargs):
         return "MGGA"
@@ -121,8 +127,12 @@ class DM21NumInt(numint.NumInt):
                     nus = [features.exchange_integrals(mol, coords, omega) for omega in network.HFX_OMEGAS]
                     exx, fxx = _whole_local_exchange(nus, ao[0], dm_a, dm_b, restricted)
                 else:
+                    e = np.stack([t[1] for t in terms])
                     nus = self.integral_cache.get(mol, grids, block, coords)
-                    exx, fxx = features.packed_local_exchange(nus, np.stack([t[1] for t in terms]))
+                    if nus is None:
+                        exx, fxx = self.integral_cache.direct(mol, grids).local_exchange(coords, e)
+                    else:
+                        exx, fxx = features.packed_local_exchange(nus, e)
                     exx = [exx[:, s] for s in range(len(terms))] * (2 if restricted else 1)
                 feats = features.network_features(rho[0], rho[1], exx[0], exx[1])
                 out = self.network.evaluate(feats, exact=self.exact)
@@ -134,9 +144,6 @@ class DM21NumInt(numint.NumInt):
                     energy_density_out[start : start + len(weight)] = exc
                 start += len(weight)
                 _add_potential(pool, ao, weight, rho, grads, fxx, restricted, v_half)
-        # Scratch buffers are only needed while integrals are first computed (and would count
-        # against PySCF's in-core test for its ERIs, which follows).
-        self.integral_cache.release_scratch()
         vmat = v_half + v_half.transpose(0, 2, 1)
         return nelec, exc_total, (vmat[0] if restricted else vmat)
 

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from pyscf import dft
 
-from explorer import functionals
+from explorer import functionals, settings
 from explorer.chem.molecules import Molecule
 from explorer.engine import network
 from explorer.engine.grids import GridSpec, build_grids
-from explorer.engine.numint import DM21NumInt
+from explorer.engine.numint import WORKING_MEMORY_MB, DM21NumInt
 from explorer.errors import ConvergenceError, InputError
 from explorer.functionals import Functional
 
@@ -97,6 +97,10 @@ def make_ks(mol, functional: Functional | str, kind: str, grids, exact: bool = F
     if kind not in _KS_CLASSES:
         raise InputError(f"unknown SCF kind {kind!r}: use RKS, UKS or ROKS")
     mf = _KS_CLASSES[kind](mol)
+    # PySCF keeps the two-electron integrals in memory only if they fit what it is told it has: the
+    # engine's budget, the same for every functional (for DM21 the kept exchange integrals count
+    # against it too, see solve_scf).
+    mf.max_memory = settings.memory_budget_mb()
     if functional.is_dm21:
         mf._numint = DM21NumInt(functional.name, exact=exact)
     else:
@@ -105,17 +109,40 @@ def make_ks(mol, functional: Functional | str, kind: str, grids, exact: bool = F
     return mf
 
 
-#: Rough cost model: seconds per atom (the grid grows with the atoms) times (1 + (basis / scale)^2),
-#: fitted exactly to the bench figures of this engine on the 2-core machine (README "Performance":
-#: water/cc-pVDZ 3 atoms 24 functions, DM21 1.8 s, B3LYP 0.2 s; benzene/cc-pVDZ 12 atoms 114
-#: functions, DM21 38 s, B3LYP 3.7 s). Issue 15 is to check it on larger molecules.
-_COST_MODEL = {"dm21": (0.481, 48.2), "classical": (0.0555, 53.4)}
+#: Reference-grid points per atom (level 3, pruned): water 10.0k, benzene 10.1k, aspirin 10.4k.
+POINTS_PER_ATOM = 10_000
+#: DM21 evaluations per SCF in the cost model: its cycles (4 to 8 in the bench) and the start's.
+DM21_PASSES = 7
+#: Cost model constants, fitted (least squares of the logarithms) to `python -m explorer bench` on the
+#: 2-core machine, session 19 (README "Performance"): classical seconds = per_atom * atoms *
+#: (1 + (basis / basis_scale)^2); DM21 adds seconds per grid point and evaluation (network, densities,
+#: potential) and seconds per basis pair, grid point and omega computed (exchange integrals).
+_CLASSICAL_PER_ATOM, _CLASSICAL_BASIS_SCALE = 0.0421, 31.4
+_DM21_PER_POINT_PASS = 7.6e-6
+_DM21_PER_PAIR_POINT = 9.3e-9
 
 
 def estimated_seconds(n_atoms: int, n_basis: int, functional: Functional | str) -> float:
-    """A rough wall-time estimate (seconds, 2 cores) of one SCF with ``functional``."""
-    per_atom, basis_scale = _COST_MODEL["dm21" if functionals.is_dm21(functional) else "classical"]
-    return per_atom * n_atoms * (1 + (n_basis / basis_scale) ** 2)
+    """A rough wall-time estimate (seconds, 2 cores) of one SCF with ``functional`` on the reference
+    grid. For DM21: the exchange integrals (grid points x basis pairs x 2 omegas) are computed once
+    for the share that fits the memory budget and at every evaluation for the rest (numint), beside
+    the network's cost per point and a B3LYP-like warm start."""
+    classical = _CLASSICAL_PER_ATOM * n_atoms * (1 + (n_basis / _CLASSICAL_BASIS_SCALE) ** 2)
+    if not functionals.is_dm21(functional):
+        return classical
+    points = POINTS_PER_ATOM * n_atoms
+    integrals = points * n_basis * (n_basis + 1) / 2 * 2  # both omegas
+    budget_mb = settings.memory_budget_mb() - WORKING_MEMORY_MB
+    eri_mb = n_basis**4 / 1e6  # PySCF keeps these in memory when they fit (SCF._is_mem_enough)
+    if eri_mb < 0.95 * settings.memory_budget_mb():
+        budget_mb -= eri_mb
+    kept = min(1.0, max(0.0, budget_mb) * 1e6 / (4 * integrals))  # float32, packed
+    integral_passes = 1 + (1 - kept) * (DM21_PASSES - 1)
+    return (
+        classical
+        + _DM21_PER_POINT_PASS * points * DM21_PASSES
+        + _DM21_PER_PAIR_POINT * integrals * integral_passes
+    )
 
 
 def default_kind(spin: int) -> str:
@@ -203,8 +230,11 @@ def solve_scf(
     mf = make_ks(mol, functional, kind, grids, exact=exact)
     if warm is not None and getattr(warm, "_eri", None) is not None:
         # The same molecule: its in-core two-electron integrals need not be computed twice
-        # (benzene/cc-pVDZ: 0.5 s).
+        # (benzene/cc-pVDZ: 0.5 s). They are held beside DM21's kept exchange integrals, so those
+        # get the budget's rest (aspirin/def2-SVP: 2.4 GB of them; 4.7 GB in all before this).
         mf._eri = warm._eri
+        if functional.is_dm21:
+            mf._numint.reserve(warm._eri.nbytes)
     _fix_occupations(mf, kind, occupations)
     record = _recorder(history, functional.name, callback)
     if kind == "RKS" and occupations is None and functional.is_dm21:

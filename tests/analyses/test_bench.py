@@ -7,6 +7,7 @@ import time
 import pytest
 
 from explorer.analyses import bench
+from explorer.errors import InputError
 
 
 def test_fast_path_energy_equals_exact_path_and_report_is_consistent():
@@ -38,12 +39,24 @@ def test_peak_memory_sees_an_allocation():
 
 def test_unknown_case_is_one_line_error():
     proc = subprocess.run(
-        [sys.executable, "-m", "explorer", "bench", "caffeine"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "explorer", "bench", "quinine"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown benchmark case 'caffeine': choose from water, benzene, estradiol"
+        "error: unknown benchmark case 'quinine': choose from water, benzene, caffeine, aspirin, estradiol"
     ]
+
+
+def test_fitted_exponent_recovers_a_power_law():
+    # t = 0.3 n^2.7 exactly, then with +-5% noise: the slope of log t against log n is 2.7 (to 1e-12,
+    # then within the noise's reach over a 16x range of sizes, 0.05).
+    sizes = [20, 40, 80, 160, 320]
+    exact = [0.3 * n**2.7 for n in sizes]
+    assert bench.fitted_exponent(sizes, exact) == pytest.approx(2.7, abs=1e-12)
+    noisy = [t * f for t, f in zip(exact, (1.05, 0.95, 1.05, 0.95, 1.0), strict=True)]
+    assert bench.fitted_exponent(sizes, noisy) == pytest.approx(2.7, abs=0.05)
+    with pytest.raises(InputError, match="two different sizes"):
+        bench.fitted_exponent([10, 10], [1.0, 2.0])
 
 
 def test_blas_report_names_the_kernels_numpy_runs(monkeypatch):

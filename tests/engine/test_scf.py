@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from explorer.chem.molecules import parse_atoms
+from explorer.engine import scf as engine_scf
 from explorer.engine.grids import GridSpec, build_grids
 from explorer.engine.scf import evaluate_xc, run_scf
 from explorer.errors import InputError
@@ -133,3 +134,21 @@ def test_results_carry_load_seconds_and_old_records_read_zero(water):
     del data["load_seconds"]
     old = Result.from_dict(data)
     assert old.load_seconds == 0.0 and old.energy == r.energy
+
+
+def test_cost_estimate_follows_the_memory_budget(monkeypatch):
+    # DM21's exchange integrals for the share beyond the budget are recomputed at every evaluation
+    # (numint): with room for all of benzene/cc-pVDZ's 6.3 GB the estimate must drop to one pass of
+    # integrals, and a budget with no room must cost DM21_PASSES passes; B3LYP's does not change.
+    monkeypatch.setenv("DM21_EXPLORER_MEMORY_MB", "4000")
+    normal = engine_scf.estimated_seconds(12, 114, "DM21")
+    b3lyp = engine_scf.estimated_seconds(12, 114, "B3LYP")
+    monkeypatch.setenv("DM21_EXPLORER_MEMORY_MB", "100000")
+    roomy = engine_scf.estimated_seconds(12, 114, "DM21")
+    assert engine_scf.estimated_seconds(12, 114, "B3LYP") == b3lyp
+    monkeypatch.setenv("DM21_EXPLORER_MEMORY_MB", "1000")
+    tight = engine_scf.estimated_seconds(12, 114, "DM21")
+    integrals = engine_scf.POINTS_PER_ATOM * 12 * 114 * 115  # both omegas
+    per_pass = engine_scf._DM21_PER_PAIR_POINT * integrals
+    assert tight - roomy == pytest.approx(per_pass * (engine_scf.DM21_PASSES - 1), rel=1e-9)
+    assert roomy < normal < tight
