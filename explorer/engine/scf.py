@@ -113,13 +113,15 @@ def make_ks(mol, functional: Functional | str, kind: str, grids, exact: bool = F
 POINTS_PER_ATOM = 10_000
 #: DM21 evaluations per SCF in the cost model: its cycles (4 to 8 in the bench) and the start's.
 DM21_PASSES = 7
-#: Cost model constants, fitted (least squares of the logarithms) to `python -m explorer bench` on the
-#: 2-core machine, session 19 (README "Performance"): classical seconds = per_atom * atoms *
-#: (1 + (basis / basis_scale)^2); DM21 adds seconds per grid point and evaluation (network, densities,
-#: potential) and seconds per basis pair, grid point and omega computed (exchange integrals).
-_CLASSICAL_PER_ATOM, _CLASSICAL_BASIS_SCALE = 0.0421, 31.4
-_DM21_PER_POINT_PASS = 7.6e-6
-_DM21_PER_PAIR_POINT = 9.3e-9
+#: Cost model constants, fitted (least squares of the logarithms) to `python -m explorer bench water
+#: aspirin --alkanes 4` and benzene on the quiet 2-core machine, session 19 (README "Performance"):
+#: classical seconds = per_atom * atoms * (1 + (basis / basis_scale)^2); DM21 adds seconds per grid
+#: point and evaluation (network, densities, potential) and per basis pair, grid point and omega
+#: computed (exchange integrals). Model over measured, seven cases from water to C12H26: B3LYP 0.65-1.35,
+#: DM21 0.61-1.39.
+_CLASSICAL_PER_ATOM, _CLASSICAL_BASIS_SCALE = 0.0648, 48.9
+_DM21_PER_POINT_PASS = 10.1e-6
+_DM21_PER_PAIR_POINT = 8.05e-9
 
 
 def estimated_seconds(n_atoms: int, n_basis: int, functional: Functional | str) -> float:
